@@ -111,3 +111,80 @@ def data_root(root: str | os.PathLike | None = None, dataset: str | None = None)
     if dataset is not None and (cache / DATASET_DIRS[dataset]).is_dir():
         return cache
     return None
+
+
+@dataclass
+class ECGDataset:
+    """A collection of equal-length 12-lead records, array-backed (``signals`` may be a read-only memmap).
+
+    signals: (n_records, 12, n_samples) float32 in mV.
+    labels: (n_records, 5) uint8 multi-hot over ``SUPERCLASSES``, or None.
+    folds: (n_records,) int, PTB-XL ``strat_fold`` 1-10 (synthetic: assigned the same way), or None.
+    masks: (n_records, 12, n_samples) int8 wave codes (``WAVES``), or None.
+    waves: per record, the ``ECGRecord.waves`` dict, or None.
+    r_peaks: per record, exact R-peak sample indices (synthetic ECG), or None.
+    meta: one dict per record (patient id, diagnoses, source file, ...).
+    name: 'ptbxl', 'ludb', 'synthetic' or the folder it was read from.
+    """
+
+    signals: np.ndarray
+    fs: float
+    record_ids: list
+    name: str
+    labels: np.ndarray | None = None
+    folds: np.ndarray | None = None
+    masks: np.ndarray | None = None
+    waves: list | None = None
+    r_peaks: list | None = None
+    meta: list | None = None
+
+    def __post_init__(self):
+        if self.signals.ndim != 3 or self.signals.shape[1] != len(LEADS):
+            raise ValueError(f"{self.name}: signals must be (n_records, 12, n_samples), got {self.signals.shape}")
+        n = len(self.signals)
+        for attr in ("record_ids", "labels", "folds", "masks", "waves", "r_peaks", "meta"):
+            value = getattr(self, attr)
+            if value is not None and len(value) != n:
+                raise ValueError(f"{self.name}: {attr} has {len(value)} entries for {n} records")
+
+    def __len__(self) -> int:
+        return len(self.signals)
+
+    def __getitem__(self, i: int) -> ECGRecord:
+        def pick(values):
+            return None if values is None else values[i]
+
+        return ECGRecord(
+            signal=np.asarray(self.signals[i], dtype=np.float32),
+            fs=self.fs,
+            record_id=str(self.record_ids[i]),
+            labels=pick(self.labels),
+            masks=pick(self.masks),
+            waves=pick(self.waves),
+            r_peaks=pick(self.r_peaks),
+            meta=dict(pick(self.meta) or {}),
+        )
+
+    def subset(self, index) -> "ECGDataset":
+        """The records at ``index`` (a boolean mask or integer indices), as a new dataset."""
+        index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index, dtype=int)
+
+        def take(values):
+            if values is None:
+                return None
+            if isinstance(values, np.ndarray):
+                return values[index]
+            return [values[i] for i in index]
+
+        return ECGDataset(
+            signals=self.signals[index],
+            fs=self.fs,
+            record_ids=take(list(self.record_ids)),
+            name=self.name,
+            labels=take(self.labels),
+            folds=take(self.folds),
+            masks=take(self.masks),
+            waves=take(self.waves),
+            r_peaks=take(self.r_peaks),
+            meta=take(self.meta),
+        )
