@@ -8,8 +8,10 @@ Per view and per record [ref: Gopal et al., ML4H 2021, and their public code]:
 5. per lead, a contiguous block of 50 % of the samples set to zero, starting at a random sample and wrapping
    around the end of the record.
 
-Steps 1-4 are one linear map per record, A = P S R D_inv (8 x 8), so the whole batch is a single batched matrix
-product [ours: an implementation choice, same result as the reference's step-by-step projections].
+Steps 1-4 are one linear map per record, A = P S R D_inv on the 8 independent leads; folding in the selection of
+those 8 leads and the derived-lead identities makes it a 12 x 12 map, so the whole batch is one batched matrix
+product, and the mask is cut from one precomputed wrapping template instead of modular arithmetic per sample
+[ours: implementation choices, same result as the reference's step-by-step projections up to float rounding].
 
 What the projection discards: P D_inv has rank 3, so even with R = S = I the output is the *dipolar* ECG: the
 part of the 8 leads that no 3-D dipole explains (local, non-dipolar activity seen mostly in the precordial
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .vcg import BACK_PROJECTIONS, INVERSE_DOWER, eight_to_twelve, twelve_to_eight
+from .vcg import BACK_PROJECTIONS, INDEPENDENT_INDEX, INVERSE_DOWER, eight_to_twelve
 
 
 @dataclass
@@ -85,10 +87,28 @@ def lead_maps(rotations: torch.Tensor, scales: torch.Tensor, config: ThreeKGConf
     return maps
 
 
+def twelve_lead_maps(maps8: torch.Tensor) -> torch.Tensor:
+    """Lift maps on the 8 independent leads (B, 8, 8) to maps on all 12 leads (B, 12, 12).
+
+    Output rows: the 8 mapped leads plus III, aVR, aVL, aVF derived from the mapped I and II; input columns of
+    the 4 derived leads are zero (they carry no information the 8 independent leads lack).
+    """
+    eye8 = torch.eye(8, dtype=maps8.dtype, device=maps8.device)
+    expand = eight_to_twelve(eye8)  # (12, 8): 12 leads as combinations of the 8
+    select = expand.new_zeros(8, 12)
+    select[torch.arange(8), torch.tensor(INDEPENDENT_INDEX)] = 1.0
+    return expand @ maps8 @ select
+
+
 def time_mask(n_samples: int, starts: torch.Tensor, length: int) -> torch.Tensor:
     """Boolean mask (B, 12, T), True on the ``length`` samples from ``starts`` (B, 12), wrapping at the end."""
-    t = torch.arange(n_samples, device=starts.device)
-    return (t - starts.unsqueeze(-1)) % n_samples < length
+    # Every wrapping mask is a window of the periodic template [1]*length + [0]*(T-length) read from
+    # offset (T - start) mod T: unfold gives all T windows as a view, and indexing copies only the chosen ones.
+    template = torch.zeros(2 * n_samples, dtype=torch.bool, device=starts.device)
+    template[:length] = True
+    template[n_samples : n_samples + length] = True
+    windows = template.unfold(0, n_samples, 1)
+    return windows[(n_samples - starts) % n_samples]
 
 
 def sample_parameters(batch: int, n_samples: int, config: ThreeKGConfig, generator: torch.Generator | None = None):
@@ -106,11 +126,11 @@ def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig) -> torc
     _check_batch(x)
     dtype = x.dtype if x.dtype.is_floating_point else torch.float32
     rotations = rotation_matrices(params["angles_deg"].to(x.device, torch.float64) * (math.pi / 180))
-    maps = lead_maps(rotations, params["scales"].to(x.device, torch.float64), config).to(dtype)
-    views = eight_to_twelve(maps @ twelve_to_eight(x.to(dtype)))
+    maps = twelve_lead_maps(lead_maps(rotations, params["scales"].to(x.device, torch.float64), config))
+    views = maps.to(dtype) @ x.to(dtype)
     length = round(config.mask_fraction * x.shape[-1])
     if length:
-        views = views.masked_fill(time_mask(x.shape[-1], params["mask_start"].to(x.device), length), 0.0)
+        views.masked_fill_(time_mask(x.shape[-1], params["mask_start"].to(x.device), length), 0.0)
     return views
 
 
