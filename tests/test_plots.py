@@ -1,0 +1,163 @@
+"""plots: ECG paper geometry against the 25 mm/s, 10 mm/mV convention, wave overlays, label counts, plotly set-up."""
+
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+
+from beatssl_lite.data import LEADS  # noqa: E402
+from beatssl_lite.plots import (  # noqa: E402
+    WAVE_COLOURS,
+    plot_ecg_paper,
+    plot_label_distribution,
+    use_plotly_html,
+)
+
+FS = 500.0
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _traces(fig, n_points=None, colour=None):
+    """Line2D objects of the ECG axes, optionally only those with n_points points or this colour."""
+    lines = fig.axes[0].get_lines()
+    if n_points is not None:
+        lines = [line for line in lines if len(line.get_xdata()) == n_points]
+    if colour is not None:
+        lines = [line for line in lines if matplotlib.colors.same_color(line.get_color(), colour)]
+    return lines
+
+
+def test_paper_speed_and_gain():
+    n = 1000  # 2 s at 500 Hz
+    ramp = np.linspace(-1.0, 2.0, n)  # mV
+    signal = np.stack([ramp, -ramp])
+    fig = plot_ecg_paper(signal, FS, leads=("X", "Y"), layout="12x1", row_mm=30)
+    traces = _traces(fig, n_points=n)
+    assert len(traces) == 2
+    for trace, lead in zip(traces, signal):
+        x, y = trace.get_xdata(), trace.get_ydata()
+        t = np.arange(n) / FS
+        np.testing.assert_allclose(np.diff(x), 25.0 * np.diff(t))  # 25 mm per second
+        np.testing.assert_allclose(y - y[0], 10.0 * (lead - lead[0]))  # 10 mm per mV
+    # Rows are stacked top-down, lead X above lead Y.
+    assert traces[0].get_ydata()[0] - 10 * signal[0, 0] > traces[1].get_ydata()[0] - 10 * signal[1, 0]
+    # The calibration pulse of each row is 1 mV = 10 mm high and 0.2 s = 5 mm wide.
+    pulses = _traces(fig, n_points=6)
+    assert len(pulses) == 2
+    for pulse in pulses:
+        assert np.ptp(pulse.get_ydata()) == pytest.approx(10.0)
+        assert pulse.get_xdata()[4] - pulse.get_xdata()[1] == pytest.approx(5.0)
+
+
+def test_grid_is_1mm_minor_and_5mm_major():
+    fig = plot_ecg_paper(np.zeros((1, 500)), FS, leads=("II",), layout="12x1", row_mm=20)
+    minor, major = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
+    for collection, step in ((minor, 1.0), (major, 5.0)):
+        verticals = sorted({seg[0, 0] for seg in collection.get_segments() if seg[0, 0] == seg[1, 0]})
+        horizontals = sorted({seg[0, 1] for seg in collection.get_segments() if seg[0, 1] == seg[1, 1]})
+        np.testing.assert_allclose(np.diff(verticals), step)
+        np.testing.assert_allclose(np.diff(horizontals), step)
+        assert horizontals[-1] == pytest.approx(20.0)  # one row of 20 mm
+    assert minor.get_linewidths()[0] < major.get_linewidths()[0]
+
+
+def test_3x4_columns_follow_the_standard_layout():
+    n = 5000
+    signal = np.tile(np.arange(12, dtype=float)[:, None], (1, n))  # lead k is a flat line at k mV
+    fig = plot_ecg_paper(signal, FS, rhythm_lead="II")
+    labels = {text.get_text(): text.get_position() for text in fig.axes[0].texts}
+    assert set(LEADS) <= set(labels)
+    # V4 opens the 4th column: its quarter of the record starts at 7.5 s, i.e. 10 mm margin + 187.5 mm.
+    v4 = [line for line in _traces(fig) if len(line.get_xdata()) == 1250 and line.get_xdata()[0] == pytest.approx(197.5)]
+    assert {round(float(np.ptp(line.get_ydata())), 6) for line in v4} == {0.0}
+    assert labels["V4"][0] == pytest.approx(197.5 + 1.0)
+    # 12 column segments (3 rows x 4 columns, joined by one sample) and one full-length rhythm strip.
+    assert len(_traces(fig, n_points=1251)) + len(_traces(fig, n_points=1250)) == 12
+    assert len(_traces(fig, n_points=n)) == 1
+    no_rhythm = plot_ecg_paper(signal, FS, rhythm_lead=None)
+    assert len(_traces(no_rhythm, n_points=n)) == 0
+
+
+def test_masks_colour_exactly_the_annotated_samples():
+    n = 2000
+    signal = np.zeros((12, n))
+    masks = np.zeros((12, n), dtype=np.int8)
+    masks[LEADS.index("II"), 100:150] = 2  # one QRS of 50 samples in lead II
+    masks[LEADS.index("V1"), 300:340] = 1  # one P wave of 40 samples in V1
+    fig = plot_ecg_paper(signal, FS, masks=masks, layout="12x1")
+    qrs = _traces(fig, colour=WAVE_COLOURS["QRS"])
+    p = _traces(fig, colour=WAVE_COLOURS["P"])
+    assert [len(line.get_xdata()) for line in qrs] == [50]
+    assert [len(line.get_xdata()) for line in p] == [40]
+    assert qrs[0].get_xdata()[0] == pytest.approx(10.0 + 25.0 * 100 / FS)
+    assert not _traces(fig, colour=WAVE_COLOURS["T"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(signal=np.zeros((11, 100))), "signal"),
+        (dict(signal=np.zeros(100)), "signal"),
+        (dict(fs=0), "fs"),
+        (dict(masks=np.zeros((12, 99), dtype=np.int8)), "masks"),
+        (dict(masks=np.full((12, 100), 4, dtype=np.int8)), "masks"),
+        (dict(layout="6x2"), "layout"),
+        (dict(leads=LEADS[:11] + ("V5",)), "missing V6"),
+        (dict(leads=LEADS[:11] + ("X",)), "unknown lead name 'X'"),
+    ],
+)
+def test_ecg_paper_bad_input(kwargs, message):
+    args = dict(signal=np.zeros((12, 100)), fs=FS) | kwargs
+    with pytest.raises(ValueError, match=message):
+        plot_ecg_paper(**args)
+
+
+def test_label_distribution_counts_match_a_naive_count():
+    rng = np.random.default_rng(0)
+    labels = (rng.random((200, 5)) < 0.3).astype(np.uint8)
+    folds = rng.integers(1, 11, size=200)
+    names = ["NORM", "MI", "STTC", "CD", "HYP"]
+    fig = plot_label_distribution(labels, names, folds=folds)
+    bars = [trace for trace in fig.data if trace.type == "bar"]
+    assert len(bars) == len(np.unique(folds))
+    for trace in bars:
+        fold = int(trace.name.split()[-1])
+        for name, count in zip(trace.x, trace.y):
+            naive = sum(1 for i in range(200) if folds[i] == fold and labels[i, names.index(name)] == 1)
+            assert count == naive
+    totals = next(trace for trace in fig.data if trace.type == "scatter")
+    assert [int(t) for t in totals.text] == [int(labels[:, k].sum()) for k in range(5)]
+    plain = plot_label_distribution(labels, names)
+    assert list(plain.data[0].y) == [int(labels[:, k].sum()) for k in range(5)]
+
+
+def test_label_distribution_bad_input():
+    with pytest.raises(ValueError, match="labels"):
+        plot_label_distribution(np.zeros((10, 4)), ["a", "b", "c", "d", "e"])
+    with pytest.raises(ValueError, match="multi-hot"):
+        plot_label_distribution(np.full((10, 2), 2), ["a", "b"])
+    with pytest.raises(ValueError, match="folds"):
+        plot_label_distribution(np.zeros((10, 2)), ["a", "b"], folds=np.ones(9))
+
+
+def test_use_plotly_html_picks_an_html_renderer(monkeypatch):
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    monkeypatch.setattr(pio.renderers, "default", pio.renderers.default)
+    assert use_plotly_html() == "notebook_connected"
+    bundle = pio.renderers._build_mime_bundle(go.Figure().to_dict(), renderers_string=pio.renderers.default)
+    assert "text/html" in bundle and "plotly-graph-div" in bundle["text/html"]
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    assert use_plotly_html() == "colab"
