@@ -6,8 +6,9 @@ standard 3x4 lead arrangement (I/II/III, aVR/aVL/aVF, V1-V3, V4-V6 columns of 2.
 full-length rhythm strip. Signals are drawn as given, without the filtering a recorder would apply **[ours]**:
 the book shows the data the model sees.
 
-Matplotlib for static figures (they survive any HTML build), made as ``matplotlib.figure.Figure`` objects outside
-pyplot: a chapter shows one by leaving it as a cell's last value (shown once, never twice), and nothing piles up in
+Matplotlib for static figures (they survive any HTML build). A function that makes its own figure makes it with
+pyplot (which switches Jupyter's inline display on) and closes it before returning it: a chapter shows it by
+leaving it as a cell's last value, once (an open pyplot figure would be shown twice), and nothing piles up in
 pyplot's list of open figures. Plotly, imported inside the functions that need it, for interactive ones.
 """
 
@@ -33,17 +34,15 @@ _CAL_MM = 10.0  # left margin holding the calibration pulse
 _FIG_WIDTH_IN = 10.0
 
 
-def use_plotly_html() -> str:
+def use_plotly_html() -> None:
     """Make plotly figures render as text/html, so they survive into Jupyter Book HTML and show in Colab.
 
-    Outside Colab: 'notebook_connected' (loads plotly.js from its CDN, keeps notebooks small); in Colab: 'colab'.
-    Returns the renderer name.
+    Sets ``plotly.io.renderers.default``: 'colab' in Colab, else 'notebook_connected' (plotly.js from its CDN,
+    which keeps notebooks small).
     """
     import plotly.io as pio
 
-    renderer = "colab" if "google.colab" in sys.modules else "notebook_connected"
-    pio.renderers.default = renderer
-    return renderer
+    pio.renderers.default = "colab" if "google.colab" in sys.modules else "notebook_connected"
 
 
 def _runs(flags: np.ndarray):
@@ -81,10 +80,10 @@ def plot_ecg_paper(
     layout: '3x4' (the 12 standard leads in 4 columns of n_samples/4 each, plus a full-length ``rhythm_lead``
         strip unless it is None) or '12x1' (one full-length row per lead, any number of leads, e.g. VCG X, Y, Z).
     row_mm: height of a row in mm (default 35 for 3x4, 25 for 12x1).
-    ax: draw into this axes instead of a new figure.
+    ax: draw into this axes (of a figure the caller shows) instead of a new figure, which is returned closed.
     Axes coordinates are millimetres of paper: x = 10 mm margin + 25 * t, y = row baseline + 10 * mV.
     """
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     signal = np.asarray(signal)
@@ -125,9 +124,9 @@ def plot_ecg_paper(
 
     width_mm = float(np.ceil(time_mm[-1] + 2.0))
     height_mm = row_mm * len(rows)
-    if ax is None:
-        fig = Figure(figsize=(_FIG_WIDTH_IN, _FIG_WIDTH_IN * height_mm / width_mm), layout="constrained")
-        ax = fig.subplots()
+    own_figure = ax is None
+    if own_figure:
+        fig, ax = plt.subplots(figsize=(_FIG_WIDTH_IN, _FIG_WIDTH_IN * height_mm / width_mm), layout="constrained")
     else:
         fig = ax.figure
     ax.set_facecolor(_PAPER)
@@ -165,6 +164,8 @@ def plot_ecg_paper(
     ax.set_xlabel(f"{PAPER_SPEED_MM_PER_S:g} mm/s, {GAIN_MM_PER_MV:g} mm/mV, {fs:g} Hz", fontsize=8, loc="left")
     if title:
         ax.set_title(title, fontsize=10, loc="left")
+    if own_figure:
+        plt.close(fig)
     return fig
 
 

@@ -184,7 +184,7 @@ def _draw_record_params(rng: np.random.Generator, classes: tuple, rhythm: str) -
     if "MI" in classes:
         territory = rng.choice(["anterior", "inferior", "lateral"], p=[0.45, 0.45, 0.10])
         p["mi_territory"] = str(territory)
-        # Dead myocardium gives no forces: the initial vector points away from it for >= 40 ms (Q waves).
+        # Dead myocardium gives no forces: the initial vector points away from it for >= 30 ms (Q waves).
         away = {"anterior": [0.10, 0.10, 0.55], "inferior": [0.10, -0.60, 0.05], "lateral": [-0.45, 0.05, 0.0]}
         depth = rng.uniform(0.8, 1.3)
         t["QRS"][0] = (0.26, 0.26, 0.26, *(np.array(away[territory]) * depth))

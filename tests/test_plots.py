@@ -43,6 +43,7 @@ def test_paper_speed_and_gain():
     ramp = np.linspace(-1.0, 2.0, n)  # mV
     signal = np.stack([ramp, -ramp])
     fig = plot_ecg_paper(signal, FS, leads=("X", "Y"), layout="12x1", row_mm=30)
+    assert fig.number not in plt.get_fignums()  # returned closed, so a notebook shows it once
     traces = _traces(fig, n_points=n)
     assert len(traces) == 2
     for trace, lead in zip(traces, signal):
@@ -156,8 +157,10 @@ def test_use_plotly_html_picks_an_html_renderer(monkeypatch):
     import plotly.io as pio
 
     monkeypatch.setattr(pio.renderers, "default", pio.renderers.default)
-    assert use_plotly_html() == "notebook_connected"
+    use_plotly_html()
+    assert pio.renderers.default == "notebook_connected"
     bundle = pio.renderers._build_mime_bundle(go.Figure().to_dict(), renderers_string=pio.renderers.default)
     assert "text/html" in bundle and "plotly-graph-div" in bundle["text/html"]
     monkeypatch.setitem(sys.modules, "google.colab", object())
-    assert use_plotly_html() == "colab"
+    use_plotly_html()
+    assert pio.renderers.default == "colab"
