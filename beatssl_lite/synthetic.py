@@ -437,7 +437,7 @@ def _record(rng: np.random.Generator, classes: tuple, rhythm: str, fs: float, n:
         "pr_ms": None if rhythm == "afib-like" else 1000 * p["pr_s"],
         "qrs_ms": 1000 * p["qrs_s"],
         "qtc_ms": 1000 * p["qtc_s"],
-        "qt_ms": 1000 * p["qtc_s"] * np.sqrt(rr_mean),
+        "qt_ms": float(1000 * p["qtc_s"] * np.sqrt(rr_mean)),
         "qt_formula": "bazett",
         "qrs_axis_deg": float(np.degrees(np.arctan2(2 * lead_avf / np.sqrt(3), lead_i))),
         "frontal_rotation_deg": p["frontal_deg"],

@@ -311,3 +311,83 @@ def test_make_synthetic_record_and_bad_input():
         make_synthetic_dataset(n_records=2, fs=-1.0)
     with pytest.raises(ValueError, match="duration_s"):
         make_synthetic_dataset(n_records=2, duration_s=0)
+
+
+def test_r_peaks_are_the_peaks_along_the_mean_qrs_vector(dataset):
+    """From the noisy 12 leads alone: the VCG (inverse Dower), projected on its mean QRS vector, peaks at the
+    listed R peak, to within the few samples that noise and the per-lead gains move it."""
+    from beatssl_lite.vcg import ecg_to_vcg
+
+    for i in single_class(dataset, "NORM")[:30]:
+        loop_3d, r_peaks = ecg_to_vcg(dataset.signals[i].astype(float)), dataset.r_peaks[i]
+        for a, b in complete_runs(dataset.masks[i, 0], QRS):
+            loop = loop_3d[:, a : b + 1] - loop_3d[:, [a - 2]]
+            r_peak = r_peaks[(r_peaks >= a) & (r_peaks <= b)][0]
+            assert abs(a + np.argmax(loop.sum(axis=1) @ loop) - r_peak) <= 5
+
+
+def test_normal_ecg_is_isoelectric_outside_the_masks(dataset):
+    """The masks hold every wave: between waves only noise and baseline wander remain, so the gaps, averaged over
+    20 ms (which also cancels 50 Hz hum) and detrended, stay within 0.1 mV in every lead; every QRS spans more."""
+    width = int(0.02 * FS)
+    kernel = np.ones(width) / width
+    for i in single_class(dataset, "NORM")[:30]:
+        row, signal = dataset.masks[i, 0], dataset.signals[i].astype(float)
+        for a, b in complete_runs(row, 0):
+            if b - a < 3 * width:
+                continue
+            for lead in signal[:, a : b + 1]:
+                smooth = np.convolve(lead, kernel, mode="valid")
+                x = np.arange(len(smooth))
+                assert np.ptp(smooth - np.polyval(np.polyfit(x, smooth, 1), x)) < 0.1
+        for a, b in complete_runs(row, QRS):
+            assert np.ptp(signal[:, a : b + 1], axis=1).max() > 0.4
+
+
+def test_st_shift_and_qrs_axis_match_meta(dataset):
+    """ST level 30-50 ms after the J point against the last 10 ms of the PR segment, in its largest lead,
+    equals the reported ``st_shift_mv`` within 0.06 mV + 15 % (baseline wander, noise, lead gains). The frontal
+    QRS axis from the net QRS area in I and aVF (Einthoven: I ~ cos, aVF ~ sqrt(3)/2 sin) equals ``qrs_axis_deg``
+    within 15 deg, and is normal (-30 to +100 deg) in NORM."""
+    lead_i, lead_avf = LEADS.index("I"), LEADS.index("aVF")
+    norm, sttc = single_class(dataset, "NORM"), single_class(dataset, "STTC")
+    shifted = [i for i in sttc if dataset.meta[i]["st_pattern"]]
+    assert len(shifted) >= 5
+    for i in list(shifted) + list(norm[:30]):
+        row, signal = dataset.masks[i, 0], dataset.signals[i]
+        qrs = complete_runs(row, QRS)
+        qrs = qrs[(qrs[:, 0] > int(0.012 * FS)) & (qrs[:, 1] + int(0.05 * FS) < len(row))]
+        st = np.median([signal[:, b + int(0.03 * FS) : b + int(0.05 * FS)].mean(axis=1)
+                        - signal[:, a - int(0.012 * FS) : a - 1].mean(axis=1) for a, b in qrs], axis=0)
+        assert np.abs(st).max() == pytest.approx(dataset.meta[i]["st_shift_mv"], rel=0.15, abs=0.06)
+    assert all(0.1 <= dataset.meta[i]["st_shift_mv"] <= 0.3 for i in shifted)
+    for i in norm:
+        row, signal = dataset.masks[i, 0], dataset.signals[i]
+        area = np.mean([(signal[:, a : b + 1] - signal[:, [a - 2]]).sum(axis=1) for a, b in complete_runs(row, QRS)], 0)
+        axis = np.degrees(np.arctan2(2 * area[lead_avf] / np.sqrt(3), area[lead_i]))
+        assert -30 <= axis <= 100 and abs(axis - dataset.meta[i]["qrs_axis_deg"]) <= 15
+
+
+def test_class_frequencies_follow_ptbxl(dataset):
+    """PTB-XL superclass shares (NORM 44 %, MI 25 %, STTC 24 %, CD 22 %, HYP 12 %) within sampling noise of 400
+    records; folds exactly balanced; ``meta['classes']`` agrees with the multi-hot labels."""
+    share = dict(zip(SUPERCLASSES, dataset.labels.mean(axis=0)))
+    for name, expected in {"NORM": 0.45, "MI": 0.25, "STTC": 0.24, "CD": 0.21, "HYP": 0.12}.items():
+        assert abs(share[name] - expected) < 0.07, (name, share[name])
+    assert (np.bincount(dataset.folds, minlength=11)[1:] == len(dataset) // 10).all()
+    for labels, meta in zip(dataset.labels, dataset.meta):
+        assert set(meta["classes"]) == {name for name, on in zip(SUPERCLASSES, labels) if on}
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: make_synthetic_dataset(n_records=2, seed=-3), "seed"),
+        (lambda: make_synthetic_record(label=7), "label"),
+        (lambda: make_synthetic_record(label=("MI", "CD", "HYP")), "at most two"),
+        (lambda: make_synthetic_record(label="NORM", rhythm="afib-like"), "NORM"),
+    ],
+)
+def test_more_bad_arguments_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
