@@ -142,7 +142,7 @@ def plot_ecg_paper(
             stop_draw = min(stop + 1, n)
             x, y = time_mm[start:stop_draw], baseline + GAIN_MM_PER_MV * signal[lead, start:stop_draw]
             ax.plot(x, y, color="k", lw=0.8, zorder=3)
-            ax.text(x[0] + 1.0, top - 4.0, names[lead], fontsize=8, fontweight="bold", zorder=4)
+            ax.text(x[0] + 1.0, top - 4.5, names[lead], fontsize=10, fontweight="bold", zorder=4)
             if start > 0:
                 ax.plot([x[0], x[0]], [baseline - 3, baseline + 3], color="k", lw=1.0, zorder=3)
             if masks is None:

@@ -140,7 +140,8 @@ def rbf_similarity(features: np.ndarray, names=None, scales=None) -> np.ndarray:
     if names is not None:
         names = [str(name) for name in names]
         if len(names) != f:
-            raise ValueError(f"names: expected {f} feature names for features of shape {features.shape}, got {len(names)}")
+            raise ValueError(f"names: expected {f} feature names for features of shape {features.shape}, "
+                             f"got {len(names)}")
         scales = feature_scales(names)
         angular = np.array([name in ANGULAR_FEATURES for name in names])
     else:

@@ -139,7 +139,9 @@ def write_fake_ludb(root: Path, n_samples: int = 3000, seed: int = 0, with_recor
         annotations = {}
         for lead, ext in enumerate(LUDB_EXTENSIONS):
             samples, symbols = ludb_annotations(rng, n_samples, defects[(lead + int(record)) % len(defects)])
-            wfdb.wrann(record, ext, samples, symbol=symbols, fs=500, write_dir=str(folder / "data"))
+            # wrann takes letters-only extensions; the file does not store its extension, so rename it
+            wfdb.wrann(record, "tmp", samples, symbol=symbols, fs=500, write_dir=str(folder / "data"))
+            (folder / "data" / f"{record}.tmp").replace(folder / "data" / f"{record}.{ext}")
             annotations[ext] = (samples, symbols)
         written[record] = (signal, annotations)
     if with_records_file:

@@ -1,5 +1,5 @@
-"""3KG checked against scipy's rotations, a per-record numpy loop written from the reference recipe, and its
-defining properties (ranges, mask contiguity, determinism)."""
+"""3KG checked against scipy's rotations, rotation matrices written from the per-axis formula, a per-record numpy
+loop written from the reference recipe, and its defining properties (ranges, mask contiguity, determinism)."""
 
 import numpy as np
 import pytest
@@ -18,33 +18,53 @@ def _ecgs(batch=4, n_samples=200, seed=0):
 def _naive_view(ecg12, angles_deg, scales, starts, config):
     """One record, step by step as the 3KG recipe reads: VCG, rotate, scale, back-project, derive, mask."""
     rotation = Rotation.from_euler("zyx", angles_deg, degrees=True).as_matrix()
-    dipole = vcg.INVERSE_DOWER @ ecg12[list(vcg.INDEPENDENT_INDEX)]
-    back = np.linalg.pinv(vcg.INVERSE_DOWER)
+    to_vcg = vcg.MATRICES[config.vcg_matrix]
+    back = vcg.BACK_PROJECTIONS[config.back_projection]
+    ecg8 = ecg12[list(vcg.INDEPENDENT_INDEX)]
+    dipole = to_vcg @ ecg8
     if config.residual:
-        ecg8 = ecg12[list(vcg.INDEPENDENT_INDEX)] + back @ (np.diag(scales) @ rotation - np.eye(3)) @ dipole
+        ecg8 = ecg8 + back @ (np.diag(scales) @ rotation - np.eye(3)) @ dipole
     else:
         ecg8 = back @ np.diag(scales) @ rotation @ dipole
     out = vcg.eight_to_twelve(ecg8)
     n = out.shape[-1]
-    length = round(config.mask_fraction * n)
     for lead in range(12):
-        for k in range(length):
+        for k in range(round(config.mask_fraction * n)):
             out[lead, (starts[lead] + k) % n] = 0.0
     return out
 
 
-def test_rotation_matrices_match_scipy_and_are_proper_rotations():
+def _naive_rotation(angle_z, angle_y, angle_x):
+    """R = Rx @ Ry @ Rz, each elementary rotation written out from its textbook formula."""
+    c, s = np.cos, np.sin
+    rz = np.array([[c(angle_z), -s(angle_z), 0], [s(angle_z), c(angle_z), 0], [0, 0, 1]])
+    ry = np.array([[c(angle_y), 0, s(angle_y)], [0, 1, 0], [-s(angle_y), 0, c(angle_y)]])
+    rx = np.array([[1, 0, 0], [0, c(angle_x), -s(angle_x)], [0, s(angle_x), c(angle_x)]])
+    return rx @ ry @ rz
+
+
+def test_rotation_matrices_match_the_formula_and_scipy_and_are_proper_rotations():
     angles = np.random.default_rng(1).uniform(-np.pi, np.pi, size=(50, 3))
     ours = augment.rotation_matrices(torch.from_numpy(angles)).numpy()
+    np.testing.assert_allclose(ours, [_naive_rotation(*a) for a in angles], atol=1e-12)
     np.testing.assert_allclose(ours, Rotation.from_euler("zyx", angles).as_matrix(), atol=1e-12)
     np.testing.assert_allclose(ours @ ours.transpose(0, 2, 1), np.broadcast_to(np.eye(3), ours.shape), atol=1e-12)
     np.testing.assert_allclose(np.linalg.det(ours), 1.0, atol=1e-12)
 
 
-@pytest.mark.parametrize("residual", [False, True])
-def test_views_equal_naive_per_record_loop(residual):
-    config = ThreeKGConfig(residual=residual)
-    x = _ecgs()
+@pytest.mark.parametrize(
+    "config",
+    [
+        ThreeKGConfig(),
+        ThreeKGConfig(residual=True),
+        ThreeKGConfig(vcg_matrix="kors", back_projection="pinv_kors", mask_fraction=0.3),
+        ThreeKGConfig(back_projection="dower", max_angle_deg=90, scale_min=0.5, scale_max=2.0),
+    ],
+    ids=["reference", "residual", "kors", "dower"],
+)
+def test_views_equal_naive_per_record_loop(config):
+    # 37 records: more than two CPU blocks, the last one partial.
+    x = _ecgs(batch=37, n_samples=60)
     views, params = augment.three_kg(x, config, torch.Generator().manual_seed(3))
     for i in range(len(x)):
         expected = _naive_view(
@@ -58,19 +78,39 @@ def test_identity_parameters_give_plain_projection_and_residual_gives_input():
     x = torch.from_numpy(_ecgs())
     identity = {"angles_deg": torch.zeros(4, 3), "scales": torch.ones(4, 3), "mask_start": torch.zeros(4, 12)}
     plain = augment.apply_three_kg(x, identity, ThreeKGConfig(mask_fraction=0.0))
-    projected = vcg.vcg_to_ecg(vcg.ecg_to_vcg(x), back_projection="pinv")
-    torch.testing.assert_close(plain, projected)
+    torch.testing.assert_close(plain, vcg.vcg_to_ecg(vcg.ecg_to_vcg(x), back_projection="pinv"))
     kept = augment.apply_three_kg(x, identity, ThreeKGConfig(mask_fraction=0.0, residual=True))
     torch.testing.assert_close(kept, x)
+    # The same through sampling: zero angle range, unit scales, no mask.
+    config = ThreeKGConfig(max_angle_deg=0.0, scale_max=1.0, mask_fraction=0.0)
+    views, _ = augment.three_kg(x, config, generator=0)
+    torch.testing.assert_close(views, vcg.dipolar_part(x))
 
 
 def test_sampled_parameters_stay_in_range_and_cover_it():
-    config = ThreeKGConfig(max_angle_deg=30, scale_min=0.8, scale_max=1.2)
-    params = augment.sample_parameters(20000, 1000, config, torch.Generator().manual_seed(0))
-    angles, scales, starts = params["angles_deg"], params["scales"], params["mask_start"]
-    assert angles.abs().max() <= 30 and angles.min() < -29.5 and angles.max() > 29.5
-    assert scales.min() >= 0.8 and scales.max() <= 1.2 and scales.min() < 0.81 and scales.max() > 1.19
-    assert starts.min() == 0 and starts.max() == 999
+    for config in (ThreeKGConfig(), ThreeKGConfig(max_angle_deg=30, scale_min=0.8, scale_max=1.2)):
+        params = augment.sample_parameters(20000, 1000, config, torch.Generator().manual_seed(0))
+        angles, scales, starts = params["angles_deg"], params["scales"], params["mask_start"]
+        top = config.max_angle_deg
+        assert angles.abs().max() <= top and angles.min() < -0.99 * top and angles.max() > 0.99 * top
+        width = config.scale_max - config.scale_min
+        assert scales.min() >= config.scale_min and scales.max() <= config.scale_max
+        assert scales.min() < config.scale_min + 0.01 * width and scales.max() > config.scale_max - 0.01 * width
+        assert starts.min() == 0 and starts.max() == 999
+        # Each axis on its own covers the range evenly: a quarter of the draws in each quarter.
+        quarters = torch.floor((angles + top) / (2 * top) * 4).clamp(max=3)
+        for axis in range(3):
+            counts = torch.bincount(quarters[:, axis].long(), minlength=4)
+            assert (counts - 5000).abs().max() < 300
+
+
+def test_time_mask_equals_the_modulo_formula():
+    n, length = 37, 15
+    starts = torch.randint(0, n, (6, 12), generator=torch.Generator().manual_seed(0))
+    starts[0, :3] = torch.tensor([0, n - 1, n - length])  # edge cases: no wrap, wrap at once, end exactly at T
+    t = torch.arange(n)
+    expected = ((t - starts[..., None]) % n) < length
+    torch.testing.assert_close(augment.time_mask(n, starts, length), expected)
 
 
 def test_masks_are_contiguous_wrapping_blocks_of_the_asked_length():
@@ -78,8 +118,9 @@ def test_masks_are_contiguous_wrapping_blocks_of_the_asked_length():
     mask = augment.time_mask(10, starts, 4).numpy()[0]
     assert (mask.sum(1) == 4).all()
     np.testing.assert_array_equal(np.flatnonzero(mask[2]), [0, 1, 2, 9])  # start 9 wraps to 0, 1, 2
-    x = torch.ones(2, 12, 101)
-    views, params = augment.three_kg(x, ThreeKGConfig(max_angle_deg=0, scale_max=1.0), torch.Generator().manual_seed(0))
+    x = torch.from_numpy(_ecgs(batch=2, n_samples=101))  # no exact zeros
+    config = ThreeKGConfig(max_angle_deg=0, scale_max=1.0, residual=True)  # identity map: only the mask zeroes
+    views, params = augment.three_kg(x, config, torch.Generator().manual_seed(0))
     zeros = (views == 0).numpy()
     length = round(0.5 * 101)
     assert (zeros.sum(-1) == length).all()
@@ -89,23 +130,77 @@ def test_masks_are_contiguous_wrapping_blocks_of_the_asked_length():
             assert rolled[:length].all() and not rolled[length:].any()
 
 
+def test_mask_starts_are_independent_across_leads():
+    params = augment.sample_parameters(4000, 500, ThreeKGConfig(), torch.Generator().manual_seed(1))
+    starts = params["mask_start"].double()
+    # Independent uniform starts: equal starts in two leads happen 1 time in 500, correlations are ~ 0.
+    assert (starts[:, 0] == starts[:, 1]).float().mean() < 0.005
+    correlation = np.corrcoef(starts.T.numpy())
+    assert np.abs(correlation - np.eye(12)).max() < 0.07  # 4 standard errors of a correlation over 4000 draws
+
+
 def test_same_seed_same_views_and_numpy_torch_agree():
     x = _ecgs().astype(np.float32)
     a, _ = augment.three_kg(x, generator=torch.Generator().manual_seed(7))
     b, _ = augment.three_kg(torch.from_numpy(x), generator=torch.Generator().manual_seed(7))
     c, _ = augment.three_kg(x, generator=torch.Generator().manual_seed(8))
+    d, _ = augment.three_kg(x, generator=7)
     assert isinstance(a, np.ndarray) and a.dtype == np.float32
     np.testing.assert_array_equal(a, b.numpy())
+    np.testing.assert_array_equal(a, d)
     assert not np.allclose(a, c)
-    v1, v2, p1, p2 = augment.two_views(x, generator=torch.Generator().manual_seed(7))
+    v1, v2, p1, p2 = augment.two_views(x, generator=7)
     np.testing.assert_array_equal(v1, a)
-    assert not torch.equal(p1["angles_deg"], p2["angles_deg"])
+    assert not torch.equal(p1["angles_deg"], p2["angles_deg"]) and not np.allclose(v1, v2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtypes_are_kept_and_float32_matches_float64(dtype):
+    x = _ecgs()
+    views, _ = augment.three_kg(x.astype(dtype), generator=3)
+    reference, _ = augment.three_kg(x, generator=3)
+    assert views.dtype == dtype
+    np.testing.assert_allclose(views, reference, atol=1e-5 if dtype == np.float32 else 1e-12)
+    integers, _ = augment.three_kg(np.round(x * 100).astype(np.int16), generator=3)
+    assert integers.dtype == np.float32
+
+
+def test_out_buffer_is_filled_and_returned():
+    x = torch.from_numpy(_ecgs(batch=20)).float()
+    buffer = torch.full_like(x, float("nan"))
+    views, _ = augment.three_kg(x, generator=4, out=buffer)
+    assert views.data_ptr() == buffer.data_ptr()
+    torch.testing.assert_close(views, augment.three_kg(x, generator=4)[0])
+    numpy_buffer = np.empty((20, 12, 200), dtype=np.float32)
+    numpy_views, _ = augment.three_kg(x.numpy(), generator=4, out=numpy_buffer)
+    np.testing.assert_array_equal(numpy_buffer, views.numpy())
+    with pytest.raises(ValueError, match="out: expected a contiguous torch.float32 tensor of shape"):
+        augment.three_kg(x, generator=4, out=torch.empty(20, 12, 100))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_gpu_views_equal_cpu_views_for_the_same_seed():
+    x = torch.from_numpy(_ecgs(batch=40))
+    on_gpu, params = augment.three_kg(x.cuda(), generator=5)
+    assert on_gpu.device.type == "cuda" and params["angles_deg"].device.type == "cpu"
+    torch.testing.assert_close(on_gpu.cpu(), augment.three_kg(x, generator=5)[0])
 
 
 def test_bad_input_names_what_was_expected():
-    with pytest.raises(ValueError, match=r"\(batch, 12, time\)"):
+    with pytest.raises(ValueError, match=r"x: expected a batch of 12-lead ECGs of shape \(batch, 12, time\), got \(12, 100\)"):
         augment.three_kg(np.zeros((12, 100)))
+    with pytest.raises(ValueError, match=r"got \(2, 8, 100\)"):
+        augment.two_views(torch.zeros(2, 8, 100))
     with pytest.raises(ValueError, match="mask_fraction"):
         ThreeKGConfig(mask_fraction=1.5)
     with pytest.raises(ValueError, match="back_projection"):
         ThreeKGConfig(back_projection="kors")
+    with pytest.raises(ValueError, match="vcg_matrix"):
+        ThreeKGConfig(vcg_matrix="dower")
+    with pytest.raises(ValueError, match="generator"):
+        augment.three_kg(np.zeros((1, 12, 10)), generator=1.5)
+    with pytest.raises(ValueError, match=r"params\['scales'\]: expected a tensor of shape \(2, 3\)"):
+        augment.apply_three_kg(torch.zeros(2, 12, 10), {"angles_deg": torch.zeros(2, 3), "scales": torch.ones(3),
+                                                         "mask_start": torch.zeros(2, 12)}, ThreeKGConfig())
+    with pytest.raises(ValueError, match=r"angles_rad: expected a tensor of shape \(batch, 3\)"):
+        augment.rotation_matrices(torch.zeros(3))

@@ -1,4 +1,5 @@
-"""VCG transforms checked against the lead identities, the published matrices and naive per-sample products."""
+"""VCG transforms checked against the lead identities, the published matrices, closed-form round-trip bounds and
+naive per-sample products."""
 
 import numpy as np
 import pytest
@@ -7,24 +8,48 @@ import torch
 from beatssl_lite import vcg
 
 
+def _ecg12(shape=(3,), n_samples=50, seed=0):
+    return vcg.eight_to_twelve(np.random.default_rng(seed).normal(size=(*shape, 8, n_samples)))
+
+
 def test_derived_leads_follow_einthoven_and_goldberger_exactly():
-    ecg8 = np.random.default_rng(0).normal(size=(3, 8, 50))
-    ecg12 = vcg.eight_to_twelve(ecg8)
+    ecg12 = _ecg12()
     lead = {name: ecg12[:, i] for i, name in enumerate(vcg.LEADS)}
     np.testing.assert_array_equal(lead["III"], lead["II"] - lead["I"])
     np.testing.assert_array_equal(lead["aVR"], -(lead["I"] + lead["II"]) / 2)
     np.testing.assert_array_equal(lead["aVL"], lead["I"] - lead["II"] / 2)
     np.testing.assert_array_equal(lead["aVF"], lead["II"] - lead["I"] / 2)
-    np.testing.assert_array_equal(vcg.twelve_to_eight(ecg12), ecg8)
+    np.testing.assert_array_equal(vcg.twelve_to_eight(ecg12), np.random.default_rng(0).normal(size=(3, 8, 50)))
+    # The same identities hold in every 12-lead output of the package, e.g. after a back-projection.
+    back = vcg.vcg_to_ecg(np.random.default_rng(1).normal(size=(3, 40)))
+    np.testing.assert_array_equal(back[2], back[1] - back[0])
+    np.testing.assert_array_equal(back[5], back[1] - back[0] / 2)
 
 
-def test_ecg_to_vcg_equals_naive_per_sample_product():
-    ecg12 = vcg.eight_to_twelve(np.random.default_rng(1).normal(size=(8, 20)))
+def test_ecg_to_vcg_and_back_equal_naive_per_sample_products():
+    ecg12 = _ecg12(shape=(), n_samples=20, seed=1)
     for method, matrix in vcg.MATRICES.items():
         ours = vcg.ecg_to_vcg(ecg12, method)
         for t in range(20):
             independent = [ecg12[vcg.LEADS.index(name), t] for name in vcg.INDEPENDENT_LEADS]
             np.testing.assert_allclose(ours[:, t], matrix @ independent, atol=1e-12)
+    v = np.random.default_rng(2).normal(size=(3, 20))
+    for name, back in vcg.BACK_PROJECTIONS.items():
+        ours = vcg.vcg_to_ecg(v, name)
+        for t in range(20):
+            lead_i, lead_ii = back[0] @ v[:, t], back[1] @ v[:, t]
+            expected = [lead_i, lead_ii, lead_ii - lead_i, -(lead_i + lead_ii) / 2, lead_i - lead_ii / 2,
+                        lead_ii - lead_i / 2, *(back[2:] @ v[:, t])]
+            np.testing.assert_allclose(ours[:, t], expected, atol=1e-12)
+
+
+def test_lead_vectors_reproduce_the_back_projection():
+    v = np.random.default_rng(3).normal(size=(2, 3, 30))
+    for name in vcg.BACK_PROJECTIONS:
+        np.testing.assert_allclose(vcg.lead_vectors(name) @ v, vcg.vcg_to_ecg(v, name), atol=1e-12)
+    # Dower's lead vector of lead II points mostly to the feet (+Y): a textbook fact about the frontal plane.
+    lead_ii = vcg.lead_vectors()[vcg.LEADS.index("II")]
+    assert np.argmax(np.abs(lead_ii)) == 1 and lead_ii[1] > 0
 
 
 def test_published_matrices_are_near_inverses_of_each_other():
@@ -32,35 +57,79 @@ def test_published_matrices_are_near_inverses_of_each_other():
     assert np.abs(np.linalg.pinv(vcg.DOWER) - vcg.INVERSE_DOWER).max() < 1e-3
 
 
-@pytest.mark.parametrize("back_projection, bound", [("pinv", 1e-12), ("dower", 2e-3)])
-def test_vcg_round_trip_error_is_bounded(back_projection, bound):
-    # VCG -> 12 leads -> VCG is D_inv @ B @ v; its error is at most ||D_inv B - I||_2 times ||v||.
-    operator_error = np.linalg.norm(vcg.INVERSE_DOWER @ vcg.BACK_PROJECTIONS[back_projection] - np.eye(3), 2)
-    assert operator_error < bound
-    v = np.random.default_rng(2).normal(size=(5, 3, 100))
-    back = vcg.ecg_to_vcg(vcg.vcg_to_ecg(v, back_projection))
-    assert np.linalg.norm(back - v, axis=1).max() <= operator_error * np.linalg.norm(v, axis=1).max() + 1e-12
+@pytest.mark.parametrize(
+    "method, back_projection, stated",
+    [("inverse_dower", "pinv", 1e-15), ("kors", "pinv_kors", 1e-15), ("inverse_dower", "dower", 1.05e-3)],
+)
+def test_vcg_round_trip_error_is_the_closed_form_bound(method, back_projection, stated):
+    # VCG -> 12 leads -> VCG applies M = D_inv @ B; its relative error is at most ||M - I||_2, computed here
+    # independently from the matrices, and the worst direction (top right-singular vector of M - I) attains it.
+    operator = vcg.MATRICES[method] @ vcg.BACK_PROJECTIONS[back_projection]
+    bound = np.linalg.svd(operator - np.eye(3), compute_uv=False)[0]
+    assert vcg.vcg_round_trip_bound(method, back_projection) == pytest.approx(bound, abs=1e-15)
+    assert bound <= stated * 1.01
+    v = np.random.default_rng(4).normal(size=(5, 3, 100))
+    error = np.linalg.norm(vcg.ecg_to_vcg(vcg.vcg_to_ecg(v, back_projection), method) - v, axis=-2)
+    assert (error <= bound * np.linalg.norm(v, axis=-2) + 1e-12).all()
+    worst = np.linalg.svd(operator - np.eye(3))[2][0][:, None]
+    worst_error = np.linalg.norm(vcg.ecg_to_vcg(vcg.vcg_to_ecg(worst, back_projection), method) - worst)
+    assert worst_error == pytest.approx(bound, rel=1e-6, abs=1e-15)
 
 
-def test_dipolar_fraction_is_one_for_a_pure_dipole_and_below_one_otherwise():
-    dipole_ecg = vcg.vcg_to_ecg(np.random.default_rng(3).normal(size=(3, 500)), back_projection="pinv")
+def test_kors_and_dower_do_not_mix():
+    # Kors VCG projected back with Dower's lead vectors is off by 40 %: they are different coordinate systems.
+    assert vcg.vcg_round_trip_bound("kors", "dower") > 0.3
+
+
+def test_dipolar_part_is_an_orthogonal_projection_with_pinv():
+    x = _ecg12(shape=(4,), n_samples=200, seed=5)
+    kept = vcg.dipolar_part(x)
+    np.testing.assert_allclose(vcg.dipolar_part(kept), kept, atol=1e-12)  # idempotent
+    lost8, kept8 = vcg.twelve_to_eight(x - kept), vcg.twelve_to_eight(kept)
+    np.testing.assert_allclose((lost8 * kept8).sum(axis=(-2, -1)), 0.0, atol=1e-9)  # orthogonal
+    fraction = vcg.dipolar_fraction(x)
+    assert fraction.shape == (4,)
+    np.testing.assert_allclose(fraction, (kept8**2).sum((-2, -1)) / (vcg.twelve_to_eight(x) ** 2).sum((-2, -1)))
+
+
+def test_dipolar_fraction_is_one_for_a_pure_dipole_and_three_eighths_for_white_noise():
+    dipole_ecg = vcg.vcg_to_ecg(np.random.default_rng(6).normal(size=(3, 500)), back_projection="pinv")
     assert vcg.dipolar_fraction(dipole_ecg) == pytest.approx(1.0, abs=1e-9)
-    noise_ecg = vcg.eight_to_twelve(np.random.default_rng(4).normal(size=(8, 500)))
-    assert vcg.dipolar_fraction(noise_ecg) < 0.6  # 3 of 8 random directions survive
+    # Isotropic noise in 8 dimensions keeps 3/8 of its energy in a 3-D subspace (expected value).
+    noise_ecg = vcg.eight_to_twelve(np.random.default_rng(7).normal(size=(8, 100_000)))
+    assert vcg.dipolar_fraction(noise_ecg) == pytest.approx(3 / 8, abs=0.01)
 
 
-def test_torch_matches_numpy_and_keeps_dtype():
-    ecg12 = vcg.eight_to_twelve(np.random.default_rng(5).normal(size=(2, 8, 30))).astype(np.float32)
+def test_torch_matches_numpy_keeps_dtype_and_promotes_integers():
+    ecg12 = _ecg12(shape=(2,), n_samples=30, seed=8).astype(np.float32)
     ours = vcg.ecg_to_vcg(torch.from_numpy(ecg12), "kors")
     assert ours.dtype == torch.float32
     np.testing.assert_allclose(ours.numpy(), vcg.ecg_to_vcg(ecg12, "kors"), atol=1e-6)
     np.testing.assert_allclose(vcg.vcg_to_ecg(ours).numpy(), vcg.vcg_to_ecg(ours.numpy()), atol=1e-6)
+    as64 = vcg.dipolar_part(torch.from_numpy(ecg12.astype(np.float64)))
+    assert as64.dtype == torch.float64
+    np.testing.assert_allclose(as64.numpy(), vcg.dipolar_part(ecg12.astype(np.float64)), atol=1e-12)
+    integers = np.round(ecg12 * 1000).astype(np.int16)
+    assert vcg.ecg_to_vcg(integers).dtype == np.float32
+    assert vcg.ecg_to_vcg(torch.from_numpy(integers)).dtype == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_results_stay_on_the_gpu():
+    x = torch.from_numpy(_ecg12(shape=(2,), seed=9)).cuda()
+    out = vcg.dipolar_part(x)
+    assert out.device == x.device
+    np.testing.assert_allclose(out.cpu().numpy(), vcg.dipolar_part(x.cpu().numpy()), atol=1e-10)
 
 
 def test_bad_shapes_and_names_are_refused():
-    with pytest.raises(ValueError, match=r"\(\.\.\., 12, time\)"):
+    with pytest.raises(ValueError, match=r"ecg12: expected an array of shape \(\.\.\., 12, time\), got \(8, 100\)"):
         vcg.ecg_to_vcg(np.zeros((8, 100)))
     with pytest.raises(ValueError, match="method"):
         vcg.ecg_to_vcg(np.zeros((12, 100)), "frank")
-    with pytest.raises(ValueError, match=r"\(\.\.\., 3, time\)"):
+    with pytest.raises(ValueError, match=r"vcg: expected an array of shape \(\.\.\., 3, time\)"):
         vcg.vcg_to_ecg(np.zeros((12, 100)))
+    with pytest.raises(ValueError, match="back_projection"):
+        vcg.vcg_round_trip_bound("kors", "frank")
+    with pytest.raises(ValueError, match=r"\(\.\.\., 12, time\), got list"):
+        vcg.ecg_to_vcg([[0.0] * 12])
