@@ -17,8 +17,8 @@ What comes from where:
   (0-100); records left without a class are dropped. ``strat_fold`` 1-8 / 9 / 10 is the standard split.
 - [ref] LUDB symbols: '(' onset, 'p' / 'N' / 't' peak of P / QRS / T, ')' offset, one annotation file per lead.
 - [ours] A wave's onset is the annotation right before its peak when that is '(', its offset the one right after
-  it when that is ')'. LUDB holds 58,423 peaks; 134 of them lack a bound that way (mostly a QRS whose onset the
-  annotators left out, a few overlapping duplicated T waves in record 116). They keep -1 for the missing bound in
+  it when that is ')'. LUDB holds 58,423 peaks; 134 of them lack a bound that way (122 QRS, mostly with the
+  onset left out; 11 T, mostly duplicated nested T waves in record 116; 1 P). They keep -1 for the missing bound in
   ``waves`` (so counts match the files) and are not painted in the masks, whose extent they do not define; the 21
   '(' ')' pairs with no peak between them are ignored.
 - [ours] LUDB has one record per patient, so its patient-level split and folds key on the record id.
@@ -31,12 +31,14 @@ What comes from where:
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import math
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -223,6 +225,14 @@ _WFDB_BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "
 _TO_MILLIVOLT = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}
 
 
+@contextlib.contextmanager
+def _quiet_wfdb():
+    """wfdb 4.x calls pandas APIs that pandas 3 deprecates; those warnings are for wfdb's authors, not our users."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The inplace keyword", module=r"wfdb\.")
+        yield
+
+
 def read_wfdb_record(path: str | os.PathLike, fs: float | None = None, n_samples: int | None = None) -> ECGRecord:
     """Read a 12-lead WFDB record (``path`` without extension) as a (12, n_samples) float32 signal in mV.
 
@@ -234,7 +244,8 @@ def read_wfdb_record(path: str | os.PathLike, fs: float | None = None, n_samples
     Raises FileNotFoundError naming a missing .hea or .dat, and ValueError naming the file for a truncated .dat,
     a header without exactly 12 signals, an unknown or missing lead, unknown units, NaNs, or too few samples.
     """
-    import wfdb
+    with _quiet_wfdb():
+        import wfdb
 
     path = Path(path)
     if path.suffix in (".hea", ".dat"):
@@ -246,18 +257,21 @@ def read_wfdb_record(path: str | os.PathLike, fs: float | None = None, n_samples
         raise ValueError(f"fs: expected a positive sampling rate in Hz, got {fs!r}")
     if n_samples is not None and not (isinstance(n_samples, (int, np.integer)) and n_samples > 0):
         raise ValueError(f"n_samples: expected a positive integer, got {n_samples!r}")
-    head = wfdb.rdheader(str(path))
+    with _quiet_wfdb():
+        head = wfdb.rdheader(str(path))
     if isinstance(head, wfdb.MultiRecord):
         raise ValueError(f"{header}: multi-segment records are not supported, expected one 12-lead segment")
     if head.n_sig != len(LEADS):
-        raise ValueError(f"{header}: the header declares {head.n_sig} signals, expected the 12 leads {', '.join(LEADS)}")
+        raise ValueError(f"{header}: the header declares {head.n_sig} signals, "
+                         f"expected the 12 leads {', '.join(LEADS)}")
     try:
         names = [normalize_lead_name(name) for name in (head.sig_name or [""] * head.n_sig)]
     except ValueError as error:
         raise ValueError(f"{header}: {error}") from None
     missing = [lead for lead in LEADS if lead not in names]
     if missing:
-        raise ValueError(f"{header}: lead(s) {', '.join(missing)} missing (the header names {', '.join(head.sig_name)})")
+        raise ValueError(f"{header}: lead(s) {', '.join(missing)} missing "
+                         f"(the header names {', '.join(head.sig_name)})")
     _check_dat_files(header, head)
 
     physical = _read_physical(path, head) * _millivolt_factors(header, head.units)
@@ -311,7 +325,8 @@ def _read_physical(path: Path, head) -> np.ndarray:
     if not simple:
         import wfdb
 
-        return wfdb.rdrecord(str(path), physical=True).p_signal
+        with _quiet_wfdb():
+            return wfdb.rdrecord(str(path), physical=True).p_signal
     dat = path.parent / head.file_name[0]
     digital = np.fromfile(dat, dtype="<i2", count=head.sig_len * head.n_sig).reshape(head.sig_len, head.n_sig)
     physical = (digital - np.asarray(head.baseline, dtype=np.float64)) / np.asarray(head.adc_gain, dtype=np.float64)
@@ -608,7 +623,8 @@ def _ludb_meta(table, record_id: str) -> dict:
         return [line.strip() for line in str(value).splitlines() if line.strip()] if isinstance(value, str) else []
 
     age = lines(row["Age"])[0]
-    diagnoses = [statement for column in table.columns if column not in ("Sex", "Age") for statement in lines(row[column])]
+    diagnoses = [statement for column in table.columns if column not in ("Sex", "Age")
+                 for statement in lines(row[column])]
     return {"patient_id": int(record_id), "sex": lines(row["Sex"])[0], "age": 90.0 if age == ">89" else float(age),
             "rhythm": "; ".join(lines(row["Rhythms"])), "diagnoses": diagnoses}
 

@@ -287,3 +287,256 @@ def plot_histograms(values: dict, bins: int = 50, title: str | None = None, xlab
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _wave_codes(masks, n_samples: int) -> np.ndarray:
+    """One wave code per sample, (n_samples,), from masks (n_samples,) or per lead (n_leads, n_samples): the wave
+    most leads mark at that sample (0 where none marks one). Leads disagree at wave edges; the vote settles it."""
+    masks = np.asarray(masks)
+    if masks.ndim not in (1, 2) or masks.shape[-1] != n_samples:
+        raise ValueError(f"masks: expected ({n_samples},) or (n_leads, {n_samples}) wave codes, got {masks.shape}")
+    if masks.ndim == 1:
+        return masks
+    counts = np.stack([(masks == code).sum(0) for code in range(1, len(WAVES))])
+    return np.where(counts.max(0) > 0, counts.argmax(0) + 1, 0)
+
+
+def _check_vcg(vcg) -> np.ndarray:
+    vcg = np.asarray(vcg, dtype=float)
+    if vcg.ndim != 2 or vcg.shape[0] != 3:
+        raise ValueError(f"vcg: expected (3, n_samples) with rows X, Y, Z, got {vcg.shape}")
+    return vcg
+
+
+def plot_vcg_loops(vcg, fs: float, masks=None, lead_vectors=None, lead_names=LEADS, title: str | None = None):
+    """Interactive, rotatable 3-D plot of a VCG's loops; return the plotly figure.
+
+    vcg: (3, n_samples) X, Y, Z in mV (Frank axes: X to the patient's left, Y to the feet, Z to the back).
+    masks: optional wave codes, (n_samples,) or per lead (n_leads, n_samples) (then the leads' majority vote):
+        the P, QRS and T loops are drawn in ``WAVE_COLOURS``, the rest of the record in grey.
+    lead_vectors: optional (n_leads, 3) lead vectors (e.g. ``vcg.lead_vectors()``), drawn from the origin, named by
+        ``lead_names`` and scaled together so the longest reaches the loops' extent: lead k reads l_k . d(t).
+    The camera starts in front of the patient (X to the right, head up), as the frontal plane is drawn in clinics.
+    """
+    import plotly.graph_objects as go
+
+    vcg = _check_vcg(vcg)
+    n = vcg.shape[1]
+    time_s = np.arange(n) / fs
+    hover = "t = %{customdata:.3f} s<br>X %{x:.2f}, Y %{y:.2f}, Z %{z:.2f} mV<extra>%{fullData.name}</extra>"
+    fig = go.Figure()
+    fig.add_scatter3d(x=vcg[0], y=vcg[1], z=vcg[2], mode="lines", name="whole record", customdata=time_s,
+                      line=dict(color="#b0b0b0", width=2), hovertemplate=hover)
+    if masks is not None:
+        codes = _wave_codes(masks, n)
+        for code, wave in enumerate(WAVES[1:], start=1):
+            # NaN outside the wave breaks the line, so beats are not joined to each other.
+            part = np.where(codes == code, vcg, np.nan)
+            fig.add_scatter3d(x=part[0], y=part[1], z=part[2], mode="lines", name=wave, customdata=time_s,
+                              line=dict(color=WAVE_COLOURS[wave], width=5), hovertemplate=hover)
+    if lead_vectors is not None:
+        lead_vectors = np.asarray(lead_vectors, dtype=float)
+        if lead_vectors.ndim != 2 or lead_vectors.shape[1] != 3 or len(lead_vectors) != len(lead_names):
+            raise ValueError(f"lead_vectors: expected ({len(lead_names)}, 3), one per lead name, got {lead_vectors.shape}")
+        tips = lead_vectors * (np.abs(vcg).max() / np.linalg.norm(lead_vectors, axis=1).max())
+        segments = np.full((len(tips), 3, 3), np.nan)
+        segments[:, 1] = tips
+        segments[:, 0] = 0.0
+        xyz = segments.reshape(-1, 3).T
+        fig.add_scatter3d(x=xyz[0], y=xyz[1], z=xyz[2], mode="lines", name="lead vectors",
+                          line=dict(color="#444444", width=3), hoverinfo="skip")
+        fig.add_scatter3d(x=tips[:, 0], y=tips[:, 1], z=tips[:, 2], mode="text", text=list(lead_names),
+                          name="lead names", showlegend=False, textfont=dict(size=11), hoverinfo="skip")
+    fig.update_layout(
+        title=title,
+        height=560,
+        margin=dict(l=0, r=0, t=40 if title else 10, b=0),
+        scene=dict(xaxis_title="X left (mV)", yaxis_title="Y feet (mV)", zaxis_title="Z back (mV)",
+                   aspectmode="data", camera=dict(up=dict(x=0, y=-1, z=0), eye=dict(x=0.3, y=-0.4, z=-2.0))),
+        legend=dict(itemsizing="constant"),
+    )
+    return fig
+
+
+#: The three planes of the VCG as clinics draw them [ours: axis directions]: (horizontal axis, vertical axis),
+#: with +Y (feet) and +Z (back) pointing down the page.
+VCG_PLANES = {"frontal": (0, 1), "horizontal": (0, 2), "sagittal": (2, 1)}
+
+
+def plot_vcg_planes(vcgs: dict, masks=None, title: str | None = None):
+    """The loops of one or more VCGs in the frontal, horizontal and sagittal planes; return the matplotlib figure.
+
+    vcgs: {row title: (3, n_samples) X, Y, Z}, e.g. the same record through Kors and through inverse Dower; all
+        panels share one scale, so the rows compare in size.
+    masks: optional wave codes as in ``plot_vcg_loops`` (the same for every row), P, QRS, T in ``WAVE_COLOURS``.
+    """
+    from matplotlib.figure import Figure
+
+    if not vcgs:
+        raise ValueError("vcgs: expected at least one {title: (3, n_samples)} entry")
+    vcgs = {name: _check_vcg(array) for name, array in vcgs.items()}
+    extent = 1.05 * max(np.abs(array).max() for array in vcgs.values())
+    fig = Figure(figsize=(9.0, 3.0 * len(vcgs)), layout="constrained")
+    axes = fig.subplots(len(vcgs), 3, squeeze=False)
+    for row, (name, array) in zip(axes, vcgs.items()):
+        codes = None if masks is None else _wave_codes(masks, array.shape[1])
+        for ax, (plane, (h, v)) in zip(row, VCG_PLANES.items()):
+            ax.plot(array[h], array[v], color="#b0b0b0", lw=0.6)
+            if codes is not None:
+                for code, wave in enumerate(WAVES[1:], start=1):
+                    part = np.where(codes == code, array, np.nan)
+                    ax.plot(part[h], part[v], color=WAVE_COLOURS[wave], lw=1.2, label=wave)
+            ax.plot(0, 0, "k+", ms=6)
+            ax.set_xlim(-extent, extent)
+            ax.set_ylim(extent, -extent)  # +Y and +Z down
+            ax.set_aspect("equal")
+            ax.set_xlabel(f"{'XYZ'[h]} (mV)", fontsize=8)
+            ax.set_ylabel(f"{'XYZ'[v]} (mV), down", fontsize=8)
+            ax.set_title(f"{name}: {plane}", fontsize=9)
+            ax.tick_params(labelsize=7)
+    if masks is not None:
+        axes[0, -1].legend(fontsize=7, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_leads_overlay(signals: dict, fs: float, leads=("I", "II", "V1", "V5"), start_s: float = 0.0,
+                       stop_s: float | None = None, title: str | None = None):
+    """Several versions of the same 12-lead ECG overlaid, one row per chosen lead; return the matplotlib figure.
+
+    signals: {legend label: (12, n_samples) in ``LEADS`` order}, e.g. recorded vs its dipolar part; the first is
+        drawn thick and grey, the others on top in colour. start_s / stop_s: the time window shown.
+    """
+    from matplotlib.figure import Figure
+
+    if not signals:
+        raise ValueError("signals: expected at least one {label: (12, n_samples)} entry")
+    signals = {label: np.asarray(array, dtype=float) for label, array in signals.items()}
+    n = next(iter(signals.values())).shape[-1]
+    for label, array in signals.items():
+        if array.shape != (len(LEADS), n):
+            raise ValueError(f"signals[{label!r}]: expected ({len(LEADS)}, {n}) in LEADS order, got {array.shape}")
+    rows = [LEADS.index(normalize_lead_name(lead)) for lead in leads]
+    window = slice(int(round(start_s * fs)), n if stop_s is None else int(round(stop_s * fs)))
+    time_s = np.arange(n)[window] / fs
+    fig = Figure(figsize=(9.0, 1.5 * len(rows) + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(rows), 1, sharex=True))
+    for ax, row in zip(axes, rows):
+        for k, (label, array) in enumerate(signals.items()):
+            style = dict(color="#9a9a9a", lw=2.2) if k == 0 else dict(lw=0.9)
+            ax.plot(time_s, array[row, window], label=label, **style)
+        ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7, ncol=len(signals), loc="upper right")
+    axes[-1].set_xlabel("time (s)", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_augmentations(original, views, fs: float, titles=None, masks=None, leads=("I", "II", "V2", "V5"),
+                       start_s: float = 0.0, stop_s: float | None = None, title: str | None = None):
+    """The same ECG and several augmented views side by side; return the matplotlib figure.
+
+    original: (12, n_samples); views: (n_views, 12, n_samples), both in ``LEADS`` order.
+    titles: one column title per view (e.g. its angles and scales). masks: optional (n_views, 12, n_samples)
+    booleans, True where a view was masked, shaded grey. Rows are ``leads``; each view is drawn over the original
+    (light grey), all rows of a lead on one scale.
+    """
+    from matplotlib.figure import Figure
+
+    original = np.asarray(original, dtype=float)
+    views = np.asarray(views, dtype=float)
+    if original.ndim != 2 or original.shape[0] != len(LEADS) or views.shape[1:] != original.shape:
+        raise ValueError(f"original, views: expected (12, n_samples) and (n_views, 12, n_samples), "
+                         f"got {original.shape} and {views.shape}")
+    if masks is not None and np.shape(masks) != views.shape:
+        raise ValueError(f"masks: expected the views' shape {views.shape}, got {np.shape(masks)}")
+    if titles is not None and len(titles) != len(views):
+        raise ValueError(f"titles: expected {len(views)} titles, one per view, got {len(titles)}")
+    n = original.shape[1]
+    rows = [LEADS.index(normalize_lead_name(lead)) for lead in leads]
+    window = slice(int(round(start_s * fs)), n if stop_s is None else int(round(stop_s * fs)))
+    time_s = np.arange(n)[window] / fs
+    fig = Figure(figsize=(2.6 * (len(views) + 1), 1.3 * len(rows) + 0.9), layout="constrained")
+    axes = fig.subplots(len(rows), len(views) + 1, sharex=True, sharey="row", squeeze=False)
+    for r, row in enumerate(rows):
+        axes[r, 0].plot(time_s, original[row, window], color="k", lw=0.8)
+        axes[r, 0].set_ylabel(f"{LEADS[row]} (mV)", fontsize=8)
+        for v, view in enumerate(views):
+            ax = axes[r, v + 1]
+            ax.plot(time_s, original[row, window], color="#c8c8c8", lw=0.8)
+            ax.plot(time_s, view[row, window], color="#1f77b4", lw=0.8)
+            if masks is not None:
+                for a, b in _runs(np.asarray(masks[v, row, window], dtype=bool)):
+                    ax.axvspan(time_s[a], time_s[b - 1], color="#000000", alpha=0.08, lw=0)
+    for ax in axes.ravel():
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_title("original", fontsize=8)
+    for v in range(len(views)):
+        axes[0, v + 1].set_title(titles[v] if titles is not None else f"view {v + 1}", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_rotation_slider(ecg12, fs: float, axis: str = "z", angles_deg=tuple(range(-45, 46, 15)),
+                         leads=("I", "II", "V1", "V4"), config=None, start_s: float = 0.0, stop_s: float = 2.0):
+    """A slider that turns the heart's dipole about one axis and shows what the leads read; return a plotly figure.
+
+    ecg12: (12, n_samples). axis: 'x', 'y' or 'z' (the Euler angle that moves; the two others stay 0).
+    angles_deg: the slider's stops. config: the ``augment.ThreeKGConfig`` whose projection is used (its mask and
+    scales are ignored: unit scales, no mask). Each stop is a precomputed frame, so it works in static HTML.
+    """
+    import dataclasses
+
+    import plotly.graph_objects as go
+    import torch
+    from plotly.subplots import make_subplots
+
+    from .augment import ThreeKGConfig, apply_three_kg, make_parameters
+
+    if axis not in ("x", "y", "z"):
+        raise ValueError(f"axis: expected 'x', 'y' or 'z', got {axis!r}")
+    ecg12 = torch.as_tensor(np.asarray(ecg12, dtype=np.float64))
+    if ecg12.ndim != 2 or ecg12.shape[0] != len(LEADS):
+        raise ValueError(f"ecg12: expected (12, n_samples) in LEADS order, got {tuple(ecg12.shape)}")
+    config = dataclasses.replace(config or ThreeKGConfig(), mask_fraction=0.0)
+    angles_deg = np.asarray(angles_deg, dtype=float)
+    euler = np.zeros((len(angles_deg), 3))
+    euler[:, "zyx".index(axis)] = angles_deg
+    params = make_parameters(euler, batch=len(angles_deg))
+    views = apply_three_kg(ecg12.expand(len(angles_deg), -1, -1), params, config).numpy()
+    n = ecg12.shape[1]
+    window = slice(int(round(start_s * fs)), min(n, int(round(stop_s * fs))))
+    time_s = np.round(np.arange(n)[window] / fs, 4)
+    rows = [LEADS.index(normalize_lead_name(lead)) for lead in leads]
+    start = int(np.argmin(np.abs(angles_deg)))
+
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.02)
+    for r, row in enumerate(rows, start=1):
+        fig.add_scatter(x=time_s, y=np.round(ecg12[row, window].numpy(), 4), row=r, col=1, name="recorded",
+                        line=dict(color="#b0b0b0", width=3), showlegend=r == 1, legendgroup="recorded")
+        fig.add_scatter(x=time_s, y=np.round(views[start, row, window], 4), row=r, col=1, name="rotated",
+                        line=dict(color="#1f77b4", width=1.5), showlegend=r == 1, legendgroup="rotated")
+        fig.update_yaxes(title_text=f"{LEADS[row]} (mV)", row=r, col=1)
+    rotated = [2 * r + 1 for r in range(len(rows))]
+    fig.frames = [
+        go.Frame(name=f"{angle:g}", traces=rotated,
+                 data=[go.Scatter(y=np.round(views[k, row, window], 4)) for row in rows])
+        for k, angle in enumerate(angles_deg)
+    ]
+    steps = [dict(label=frame.name, method="animate",
+                  args=[[frame.name], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                           transition=dict(duration=0))]) for frame in fig.frames]
+    fig.update_layout(
+        height=160 * len(rows) + 140,
+        margin=dict(l=60, r=20, t=30, b=40),
+        sliders=[dict(active=start, steps=steps, pad=dict(t=40),
+                      currentvalue=dict(prefix=f"rotation about {axis}: ", suffix=" deg"))],
+    )
+    fig.update_xaxes(title_text="time (s)", row=len(rows), col=1)
+    return fig

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def fake_root(folder: Path, n_records: int) -> Path:
-    """A PTB-XL stand-in of ``n_records`` 100 Hz records (and a few 500 Hz ones) under ``folder``."""
+    """A PTB-XL stand-in of ``n_records`` labelled 100 Hz records under ``folder``."""
     sys.path.insert(0, str(REPO / "tests"))
     from data_fixtures import simple_ptbxl_rows, write_fake_ptbxl
 
@@ -115,18 +115,24 @@ def main() -> None:
     max_records = 200 if args.quick and args.max_records is None else args.max_records
     repeats = 1 if args.quick else args.repeats
 
-    root = data.data_root(args.data, "ptbxl")
+    try:
+        root = data.data_root(args.data, "ptbxl")
+    except FileNotFoundError as error:  # an explicit --data (or BEATSSL_DATA) that is not a data root
+        parser.error(str(error))
     with tempfile.TemporaryDirectory(prefix="beatssl-bench-fake-") as fake:
         if root is None:
             n_fake = max_records or 1000
             print(f"no PTB-XL found (--data, {data.DATA_ENV}, user cache): timing a generated fake tree of "
-                  f"{n_fake} WFDB records instead")
+                  f"{n_fake} WFDB records at 100 Hz instead")
             root = fake_root(Path(fake), n_fake)
             args.fs = 100
         print(f"PTB-XL from {root}")
         bench_ptbxl(root, args.fs, max_records, repeats)
 
-    ludb_root = data.data_root(args.data, "ludb")
+    try:
+        ludb_root = data.data_root(args.data, "ludb")
+    except FileNotFoundError:
+        ludb_root = None
     if ludb_root is None:
         print("no LUDB found: annotation reader timing skipped")
     else:

@@ -1,4 +1,4 @@
-"""Small WFDB data written with wfdb itself (wrsamp, wrann), shared by the data tests and benchmarks/bench_data_cache.py.
+"""Small WFDB data written with wfdb itself (wrsamp, wrann), for the data tests and benchmarks/bench_data_cache.py.
 
 Expected values come from the WFDB formula and from the tables below, written by hand, never from the loaders.
 """
@@ -66,7 +66,8 @@ def write_fake_ptbxl(root: Path, rows=PTBXL_ROWS, seed: int = 0) -> dict:
     for ecg_id, patient_id, fold, codes, at_100, at_500, _ in rows:
         names = {fs: f"records{fs}/{ecg_id // 1000 * 1000:05d}/{ecg_id:05d}_{'lr' if fs == 100 else 'hr'}"
                  for fs in (100, 500)}
-        table.append({"ecg_id": ecg_id, "patient_id": float(patient_id), "age": np.nan if ecg_id == 4 else 40.0 + ecg_id,
+        age = np.nan if ecg_id == 4 else 40.0 + ecg_id
+        table.append({"ecg_id": ecg_id, "patient_id": float(patient_id), "age": age,
                       "sex": ecg_id % 2, "scp_codes": repr(codes), "strat_fold": fold,
                       "filename_lr": names[100], "filename_hr": names[500]})
         for fs, present in ((100, at_100), (500, at_500)):
@@ -106,7 +107,8 @@ def ludb_annotations(rng: np.random.Generator, n_samples: int, defect: str) -> t
     for k, (onset, peak, offset, symbol) in enumerate(waves):
         middle = k == len(waves) // 2
         keep_onset = not (defect == "no first onset" and k == 1) and not (defect == "bare peak" and middle)
-        keep_offset = not (defect == "no last offset" and k == len(waves) - 1) and not (defect == "bare peak" and middle)
+        keep_offset = (not (defect == "no last offset" and k == len(waves) - 1)
+                       and not (defect == "bare peak" and middle))
         samples += [onset] * keep_onset + [peak] + [offset] * keep_offset
         symbols += ["("] * keep_onset + [symbol] + [")"] * keep_offset
         if defect == "empty pair" and middle:

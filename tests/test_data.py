@@ -356,6 +356,19 @@ def test_real_ludb_shapes_and_published_wave_counts(real_ludb):
     counts = {kind: sum(len(lead[kind]) for record in real_ludb.waves for lead in record.values())
               for kind in ("P", "QRS", "T")}
     assert counts == {"P": 16797, "QRS": 21965, "T": 19661} and sum(counts.values()) == 58423
+    incomplete = {kind: sum(int((lead[kind][:, [0, 2]] == -1).any(axis=1).sum()) for record in real_ludb.waves
+                            for lead in record.values()) for kind in ("P", "QRS", "T")}
+    assert incomplete == {"P": 1, "QRS": 122, "T": 11}  # the figures data.py's docstring quotes
+
+
+def test_real_ludb_empty_pairs(ludb_root):
+    folder = ludb_root / "ludb" / "data"
+    empty_pairs = 0
+    for record in range(1, 201):
+        for ext in LUDB_EXTENSIONS:
+            _, symbols = data.read_wave_annotations(folder / f"{record}.{ext}")
+            empty_pairs += sum(a == "(" and b == ")" for a, b in zip(symbols, symbols[1:]))
+    assert empty_pairs == 21  # '(' ')' with no peak between them: ignored, as data.py's docstring says
 
 
 def test_real_ludb_against_wfdb_and_a_naive_mask(real_ludb, ludb_root):

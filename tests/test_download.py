@@ -1,234 +1,221 @@
-"""The PhysioNet downloader against a local HTTP server that serves a tiny fake PhysioNet tree (no internet needed).
+"""The downloader against a local HTTP server holding a tiny fake PhysioNet tree (no internet needed)."""
 
-Checked: every file arrives byte-identical and verified against SHA256SUMS.txt; PTB-XL's first N records at one
-rate; a checksum mismatch deletes the file and names it; files already verified are not fetched again and a
-``.part`` continues with an HTTP Range request; a closed port or a silent server fails fast with a message on
-how to use a local copy; archives whose members escape the target are refused.
-"""
-
+import functools
 import hashlib
+import http.server
 import io
 import socket
 import tarfile
 import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
 
 from beatssl_lite import download as dl
 
-LUDB_FILES = ["RECORDS", "ludb.csv", "data/1.hea", "data/1.dat", "data/1.i", "data/1.v6", "data/2.hea", "data/2.dat"]
-PTBXL_FILES = ["ptbxl_database.csv", "scp_statements.csv", "LICENSE.txt"] + [
-    f"records{fs}/00000/{i:05d}_{'lr' if fs == 100 else 'hr'}.{ext}"
-    for fs, n in ((100, 3), (500, 2)) for i in range(1, n + 1) for ext in ("hea", "dat")]
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
 
 
-def write_tree(folder: Path, files, seed=0) -> dict:
-    """Random bytes in each file plus PhysioNet's SHA256SUMS.txt; returns {relative path: content}."""
-    rng = np.random.default_rng(seed)
-    contents = {name: rng.bytes(int(rng.integers(50, 5000))) for name in files}
-    for name, content in contents.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(content)
-    write_sums(folder, contents)
-    return contents
+def write_project(folder: Path, files: dict, corrupt: tuple = ()) -> None:
+    """Files plus SHA256SUMS.txt; the files in ``corrupt`` are changed after their checksum was taken."""
+    sums = []
+    for relative, content in sorted(files.items()):
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content + b"corrupted" if relative in corrupt else content)
+        sums.append(f"{sha256(content)} {relative}\n")
+    (folder / dl.SUMS_FILE).write_text("".join(sums))
 
 
-def write_sums(folder: Path, contents: dict) -> None:
-    lines = [f"{hashlib.sha256(content).hexdigest()} {name}\n" for name, content in sorted(contents.items())]
-    (folder / dl.SUMS_FILE).write_text("".join(lines))
+def ludb_files() -> dict:
+    rng = np.random.default_rng(0)
+    files = {"RECORDS": b"data/1\ndata/2\n", "ludb.csv": b"ID,Sex\n1,F\n2,M\n"}
+    for record in ("1", "2"):
+        files[f"data/{record}.hea"] = f"{record} 12 500 5000\n".encode()
+        files[f"data/{record}.dat"] = rng.bytes(60_000)
+        files[f"data/{record}.i"] = rng.bytes(300)
+    return files
 
 
-class FakePhysioNet(BaseHTTPRequestHandler):
-    """Serves files under ``server.root`` with Range support (206 / 416), logging (path, Range header)."""
+def ptbxl_files() -> dict:
+    files = {"ptbxl_database.csv": b"ecg_id\n1\n2\n3\n", "scp_statements.csv": b",diagnostic\nNORM,1\n",
+             "LICENSE.txt": b"CC-BY 4.0\n"}
+    for i in (1, 2, 3):
+        for rate, suffix in ((100, "lr"), (500, "hr")):
+            for ext in ("hea", "dat"):
+                files[f"records{rate}/00000/{i:05d}_{suffix}.{ext}"] = f"{rate} {i} {ext}".encode() * 50
+    return files
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, honouring 'Range: bytes=N-' unless the server says not to; logs (path, Range header)."""
 
     def do_GET(self):
-        relative = unquote(urlparse(self.path).path).lstrip("/")
-        self.server.requests.append((relative, self.headers.get("Range")))
-        path = self.server.root / relative
+        self.server.log.append((self.path, self.headers.get("Range")))
+        path = Path(self.translate_path(self.path))
         if not path.is_file():
             self.send_error(404)
             return
         body = path.read_bytes()
-        start = 0
-        if self.headers.get("Range"):
-            start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-"))
-            if start >= len(body):
-                self.send_error(416)
-                return
+        wanted = self.headers.get("Range")
+        if wanted and self.server.honour_range:
+            start = int(wanted.removeprefix("bytes=").rstrip("-"))
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            body = body[start:]
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body[start:])
+        self.wfile.write(body)
 
-    def log_message(self, *args):  # keep the test output clean
+    def log_message(self, *args):
         pass
 
 
-@pytest.fixture
-def physionet(tmp_path):
-    """A fake PhysioNet at http://127.0.0.1:PORT/ with ludb/1.0.1/ and ptb-xl/1.0.3/ trees."""
-    served = tmp_path / "server"
-    trees = {"ludb": write_tree(served / "ludb" / "1.0.1", LUDB_FILES, seed=1),
-             "ptbxl": write_tree(served / "ptb-xl" / "1.0.3", PTBXL_FILES, seed=2)}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePhysioNet)
-    server.root, server.requests = served, []
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+@pytest.fixture(scope="module")
+def physionet(tmp_path_factory):
+    """A local server: /ludb/1.0.1/, /ptb-xl/1.0.3/, /corrupt/1.0.1/ (data/1.dat does not match its checksum),
+    /escape/1.0.1/ (a checksum line naming ../outside.txt) and /gone/1.0.1/ (a listed file that is absent)."""
+    tree = tmp_path_factory.mktemp("physionet")
+    write_project(tree / "ludb" / "1.0.1", ludb_files())
+    write_project(tree / "ptb-xl" / "1.0.3", ptbxl_files())
+    write_project(tree / "corrupt" / "1.0.1", ludb_files(), corrupt=("data/1.dat",))
+    write_project(tree / "escape" / "1.0.1", {"../outside.txt": b"x"})
+    write_project(tree / "gone" / "1.0.1", {"RECORDS": b"data/1\n"})
+    (tree / "gone" / "1.0.1" / "RECORDS").unlink()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(RangeHandler, directory=str(tree)))
+    server.log, server.honour_range = [], True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    port = server.server_address[1]
-    server.urls = {"ludb": f"http://127.0.0.1:{port}/ludb/1.0.1/", "ptbxl": f"http://127.0.0.1:{port}/ptb-xl/1.0.3/"}
-    server.trees, server.folders = trees, {"ludb": served / "ludb" / "1.0.1", "ptbxl": served / "ptb-xl" / "1.0.3"}
-    yield server
+    yield server, tree, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-    thread.join()
 
 
-def files_under(folder: Path) -> set:
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+@pytest.fixture
+def server(physionet):
+    httpd, tree, url = physionet
+    httpd.log.clear()
+    httpd.honour_range = True
+    return httpd, tree, url
 
 
-def test_ludb_whole_arrives_verified(physionet, tmp_path):
-    folder = dl.download("ludb", root=tmp_path / "data", base_url=physionet.urls["ludb"], progress=False)
-    assert folder == tmp_path / "data" / "ludb"
-    assert files_under(folder) == set(LUDB_FILES) | {dl.SUMS_FILE}  # no .part or temporary file left
-    for name, content in physionet.trees["ludb"].items():
-        assert (folder / name).read_bytes() == content
+def fetched(httpd) -> list:
+    return sorted(path.split("/", 3)[-1] for path, _ in httpd.log)
 
 
-def test_default_root_is_the_user_cache(physionet, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    folder = dl.download("ludb", base_url=physionet.urls["ludb"], progress=False)
-    assert folder == tmp_path / "xdg" / "beatssl_lite" / "ludb" and (folder / "data" / "1.dat").is_file()
+def test_ludb_download_verifies_then_skips_verified_files(server, tmp_path):
+    httpd, tree, url = server
+    folder = dl.download("ludb", root=tmp_path, base_url=f"{url}/ludb/1.0.1/", progress=False)
+    assert folder == tmp_path / "ludb"
+    for relative, content in ludb_files().items():
+        assert (folder / relative).read_bytes() == content
+    assert (folder / dl.SUMS_FILE).read_bytes() == (tree / "ludb" / "1.0.1" / dl.SUMS_FILE).read_bytes()
+    assert fetched(httpd) == sorted([dl.SUMS_FILE, *ludb_files()])
+    assert not list(folder.rglob("*.part"))
+
+    httpd.log.clear()
+    dl.download("ludb", root=tmp_path, base_url=f"{url}/ludb/1.0.1/", progress=False)
+    assert fetched(httpd) == [dl.SUMS_FILE]  # everything present and verified: nothing fetched again
+
+    (folder / "data" / "2.i").write_bytes(b"damaged")
+    httpd.log.clear()
+    dl.download("ludb", root=tmp_path, base_url=f"{url}/ludb/1.0.1/", progress=False)
+    assert fetched(httpd) == [dl.SUMS_FILE, "data/2.i"]
+    assert (folder / "data" / "2.i").read_bytes() == ludb_files()["data/2.i"]
 
 
-@pytest.mark.parametrize("fs, max_records, records", [
-    (100, 2, ["records100/00000/00001_lr", "records100/00000/00002_lr"]),
-    (500, 1, ["records500/00000/00001_hr"]),
-    (None, 1, ["records100/00000/00001_lr", "records500/00000/00001_hr"]),
-    (100, None, [f"records100/00000/0000{i}_lr" for i in (1, 2, 3)]),
-])
-def test_ptbxl_metadata_plus_the_first_records_at_a_rate(physionet, tmp_path, fs, max_records, records):
-    folder = dl.download("ptbxl", root=tmp_path, fs=fs, max_records=max_records, base_url=physionet.urls["ptbxl"],
-                         progress=False)
-    assert folder == tmp_path / "ptb-xl"
-    expected = {"ptbxl_database.csv", "scp_statements.csv", "LICENSE.txt", dl.SUMS_FILE}
-    expected |= {f"{record}.{ext}" for record in records for ext in ("hea", "dat")}
-    assert files_under(folder) == expected
-
-
-def test_checksum_mismatch_deletes_the_file_and_names_it(physionet, tmp_path):
-    corrupt = physionet.folders["ludb"] / "data" / "1.dat"
-    good = corrupt.read_bytes()
-    corrupt.write_bytes(b"X" + good[1:])  # one byte differs from what SHA256SUMS.txt promises
-    with pytest.raises(dl.ChecksumError, match=r"data/1\.dat") as error:
-        dl.download("ludb", root=tmp_path, base_url=physionet.urls["ludb"], progress=False)
-    assert "deleted" in str(error.value)
+def test_checksum_mismatch_deletes_the_file_and_names_it(server, tmp_path):
+    _, _, url = server
+    with pytest.raises(dl.ChecksumError, match=r"1 file\(s\) did not match .*data/1\.dat \(sha256"):
+        dl.download("ludb", root=tmp_path, base_url=f"{url}/corrupt/1.0.1/", progress=False)
     folder = tmp_path / "ludb"
-    assert files_under(folder) == set(LUDB_FILES) - {"data/1.dat"} | {dl.SUMS_FILE}  # the rest is kept
-    # once the server is right, a second run fetches only the missing file
-    corrupt.write_bytes(good)
-    physionet.requests.clear()
-    dl.download("ludb", root=tmp_path, base_url=physionet.urls["ludb"], progress=False)
-    assert sorted(path for path, _ in physionet.requests) == sorted(["ludb/1.0.1/SHA256SUMS.txt", "ludb/1.0.1/data/1.dat"])
-    assert (folder / "data" / "1.dat").read_bytes() == good
+    assert not (folder / "data" / "1.dat").exists() and not (folder / "data" / "1.dat.part").exists()
+    assert (folder / "data" / "2.dat").read_bytes() == ludb_files()["data/2.dat"]  # verified files are kept
 
 
-def test_a_local_file_that_changed_is_fetched_again(physionet, tmp_path):
-    dl.download("ludb", root=tmp_path, base_url=physionet.urls["ludb"], progress=False)
-    (tmp_path / "ludb" / "ludb.csv").write_text("edited")
-    physionet.requests.clear()
-    dl.download("ludb", root=tmp_path, base_url=physionet.urls["ludb"], progress=False)
-    assert [path for path, _ in physionet.requests] == ["ludb/1.0.1/SHA256SUMS.txt", "ludb/1.0.1/ludb.csv"]
-    assert (tmp_path / "ludb" / "ludb.csv").read_bytes() == physionet.trees["ludb"]["ludb.csv"]
-
-
-def test_part_file_resumes_with_a_range_request(physionet, tmp_path):
-    content = physionet.trees["ludb"]["data/1.dat"]
+@pytest.mark.parametrize("honour_range", [True, False])
+def test_a_partial_file_resumes_with_a_range_request(server, tmp_path, honour_range):
+    httpd, _, url = server
+    httpd.honour_range = honour_range
+    content = ludb_files()["data/1.dat"]
     part = tmp_path / "ludb" / "data" / "1.dat.part"
     part.parent.mkdir(parents=True)
-    part.write_bytes(content[:37])
-    dl.download("ludb", root=tmp_path, base_url=physionet.urls["ludb"], progress=False)
-    assert ("ludb/1.0.1/data/1.dat", "bytes=37-") in physionet.requests
+    part.write_bytes(content[:25_000])
+    dl.download("ludb", root=tmp_path, base_url=f"{url}/ludb/1.0.1/", progress=False)
     assert (tmp_path / "ludb" / "data" / "1.dat").read_bytes() == content and not part.exists()
+    assert ("/ludb/1.0.1/data/1.dat", "bytes=25000-") in httpd.log  # a server ignoring Range resends it all
 
 
-def test_complete_part_file_is_finished_without_refetching(physionet, tmp_path):
-    content = physionet.trees["ludb"]["data/2.dat"]
-    part = tmp_path / "ludb" / "data" / "2.dat.part"
-    part.parent.mkdir(parents=True)
-    part.write_bytes(content)  # cut off after the last byte: the server answers 416
-    dl.download("ludb", root=tmp_path, base_url=physionet.urls["ludb"], progress=False)
-    assert (tmp_path / "ludb" / "data" / "2.dat").read_bytes() == content
+def test_ptbxl_first_records_at_one_rate(server, tmp_path):
+    httpd, _, url = server
+    dl.download("ptbxl", root=tmp_path, fs=100, max_records=2, base_url=f"{url}/ptb-xl/1.0.3/", progress=False)
+    records = ["records100/00000/00001_lr.dat", "records100/00000/00001_lr.hea", "records100/00000/00002_lr.dat",
+               "records100/00000/00002_lr.hea"]
+    metadata = ["LICENSE.txt", "ptbxl_database.csv", "scp_statements.csv"]
+    assert fetched(httpd) == sorted([dl.SUMS_FILE, *metadata, *records])
+    httpd.log.clear()
+    dl.download("ptbxl", root=tmp_path, fs=None, max_records=1, base_url=f"{url}/ptb-xl/1.0.3/", progress=False)
+    assert fetched(httpd) == [dl.SUMS_FILE, "records500/00000/00001_hr.dat", "records500/00000/00001_hr.hea"]
 
 
-def test_corrupt_part_file_is_not_kept(physionet, tmp_path):
-    content = physionet.trees["ludb"]["data/1.i"]
-    part = tmp_path / "ludb" / "data" / "1.i.part"
-    part.parent.mkdir(parents=True)
-    part.write_bytes(b"garbage" + content[7:20])
-    with pytest.raises(dl.ChecksumError, match=r"data/1\.i"):
-        dl.download("ludb", root=tmp_path, base_url=physionet.urls["ludb"], progress=False)
-    assert not part.exists() and not (tmp_path / "ludb" / "data" / "1.i").exists()
-    dl.download("ludb", root=tmp_path, base_url=physionet.urls["ludb"], progress=False)  # the rerun recovers
-    assert (tmp_path / "ludb" / "data" / "1.i").read_bytes() == content
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_offline_fails_with_a_local_copy_hint(tmp_path):
-    url = f"http://127.0.0.1:{closed_port()}/ludb/1.0.1/"
-    with pytest.raises(ConnectionError, match=r"cannot reach .*BEATSSL_DATA=DIR or pass root=DIR"):
-        dl.download("ludb", root=tmp_path, base_url=url, progress=False, timeout=2)
+def test_offline_fails_fast_and_says_how_to_use_a_local_copy(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    advice = r"cannot reach http://127\.0\.0\.1:\d+/.*BEATSSL_DATA=DIR or pass root=DIR"
+    with pytest.raises(ConnectionError, match=advice):
+        dl.download("ludb", root=tmp_path, base_url=f"http://127.0.0.1:{port}/ludb/1.0.1/", progress=False)
     assert not (tmp_path / "ludb").exists()
 
 
-def test_silent_server_times_out(tmp_path):
-    with socket.socket() as sock:  # accepts connections (the kernel's backlog) but never answers
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(4)
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}/ludb/1.0.1/"
-        with pytest.raises(dl.OfflineError, match="BEATSSL_DATA"):
-            dl.download("ludb", root=tmp_path, base_url=url, progress=False, timeout=0.3)
+def test_a_silent_server_times_out(tmp_path):
+    with socket.socket() as silent:  # accepts connections (backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/ludb/1.0.1/"
+        with pytest.raises(dl.OfflineError, match="timed out"):
+            dl.download("ludb", root=tmp_path, base_url=url, timeout=0.5, progress=False)
 
 
-def test_sums_file_with_an_escaping_path_is_refused(physionet, tmp_path):
-    sums = physionet.folders["ludb"] / dl.SUMS_FILE
-    sums.write_text(sums.read_text() + f"{'0' * 64} ../../outside.txt\n")
-    with pytest.raises(ValueError, match="outside"):
-        dl.download("ludb", root=tmp_path / "data", base_url=physionet.urls["ludb"], progress=False)
+def test_checksum_list_escaping_the_target_is_refused(server, tmp_path):
+    _, _, url = server
+    with pytest.raises(ValueError, match=r"'\.\./outside\.txt' would land outside"):
+        dl.download("ludb", root=tmp_path / "root", base_url=f"{url}/escape/1.0.1/", progress=False)
     assert not (tmp_path / "outside.txt").exists()
 
 
-def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="dataset.*'mitdb'"):
-        dl.download("mitdb")
-    with pytest.raises(ValueError, match="fs"):
-        dl.download("ptbxl", fs=250)
-    with pytest.raises(ValueError, match="max_records"):
-        dl.download("ludb", max_records=3)
+def test_missing_file_on_the_server(server, tmp_path):
+    _, _, url = server
+    with pytest.raises(FileNotFoundError, match=r"/gone/1\.0\.1/RECORDS: HTTP 404"):
+        dl.download("ludb", root=tmp_path, base_url=f"{url}/gone/1.0.1/", progress=False)
 
 
-def test_command_line(physionet, tmp_path, capsys):
-    folder = dl.main(["ludb", "--root", str(tmp_path), "--base-url", physionet.urls["ludb"], "--quiet"])
-    assert folder == tmp_path / "ludb" and str(tmp_path) in capsys.readouterr().out
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="dataset: expected one of ludb, ptbxl"):
+        dl.download("mitdb", root=tmp_path)
+    with pytest.raises(ValueError, match="max_records: a positive integer, for ptbxl only"):
+        dl.download("ludb", root=tmp_path, max_records=5)
+    with pytest.raises(ValueError, match="fs: PTB-XL comes at 100 or 500 Hz"):
+        dl.download("ptbxl", root=tmp_path, fs=250)
+
+
+def test_command_line(server, tmp_path, capsys):
+    _, _, url = server
+    folder = dl.main(["ludb", "--root", str(tmp_path), "--base-url", f"{url}/ludb/1.0.1/", "--quiet"])
+    assert folder == tmp_path / "ludb" and (folder / "ludb.csv").is_file()
+    assert f"BEATSSL_DATA={tmp_path}" in capsys.readouterr().out
     with pytest.raises(SystemExit) as stop:
-        dl.main(["ludb", "--root", str(tmp_path / "x"), "--base-url", f"http://127.0.0.1:{closed_port()}/", "--quiet"])
-    assert stop.value.code == 1 and "BEATSSL_DATA" in capsys.readouterr().err
+        dl.main(["ludb", "--root", str(tmp_path / "other"), "--base-url", f"{url}/corrupt/1.0.1/", "--quiet"])
+    assert stop.value.code == 1 and "data/1.dat" in capsys.readouterr().err
 
 
-# --- archives ------------------------------------------------------------------------------------------------------
+# --- archives ----------------------------------------------------------------------------------------------------
 
 def make_zip(path: Path, members: dict) -> Path:
     with zipfile.ZipFile(path, "w") as bundle:
@@ -237,44 +224,44 @@ def make_zip(path: Path, members: dict) -> Path:
     return path
 
 
-def make_tar(path: Path, members: dict, symlink: str | None = None) -> Path:
+def make_tar(path: Path, members: dict, link: tuple = ()) -> Path:
     with tarfile.open(path, "w:gz") as bundle:
         for name, content in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(content)
             bundle.addfile(info, io.BytesIO(content))
-        if symlink:
-            info = tarfile.TarInfo(symlink)
-            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        if link:
+            info = tarfile.TarInfo(link[0])
+            info.type, info.linkname = tarfile.SYMTYPE, link[1]
             bundle.addfile(info)
     return path
 
 
-@pytest.mark.parametrize("make", [make_zip, make_tar])
-def test_archive_extracts_inside_the_target(tmp_path, make):
-    archive = make(tmp_path / "a.bin", {"ludb/RECORDS": b"data/1\n", "ludb/data/1.hea": b"header"})
-    extracted = dl.extract_archive(archive, tmp_path / "out")
-    assert (tmp_path / "out" / "ludb" / "data" / "1.hea").read_bytes() == b"header"
-    assert tmp_path / "out" / "ludb" / "RECORDS" in extracted
+def test_extract_archive_inside_the_target(tmp_path):
+    members = {"ludb/ludb.csv": b"ID\n1\n", "ludb/data/1.hea": b"1 12 500 5000\n"}
+    for archive in (make_zip(tmp_path / "a.zip", members), make_tar(tmp_path / "a.tar.gz", members)):
+        target = tmp_path / f"out-{archive.name}"
+        paths = dl.extract_archive(archive, target)
+        assert sorted(paths) == sorted(target / name for name in members)
+        assert (target / "ludb" / "data" / "1.hea").read_bytes() == members["ludb/data/1.hea"]
 
 
-@pytest.mark.parametrize("make", [make_zip, make_tar])
-@pytest.mark.parametrize("member", ["../escape.txt", "ludb/../../escape.txt", "/tmp/escape-beatssl-test.txt"])
-def test_archive_member_escaping_the_target_is_refused(tmp_path, make, member):
-    archive = make(tmp_path / "a.bin", {"ludb/ok.txt": b"ok", member: b"evil"})
-    with pytest.raises(ValueError, match="outside"):
-        dl.extract_archive(archive, tmp_path / "out")
-    assert not (tmp_path / "out").exists()  # checked before anything is written
-    assert not (tmp_path / "escape.txt").exists() and not Path("/tmp/escape-beatssl-test.txt").exists()
+@pytest.mark.parametrize("kind, members, link", [
+    ("zip", {"ok.txt": b"fine", "../evil.txt": b"escaped"}, ()),
+    ("zip", {"ok.txt": b"fine", "/tmp/beatssl-evil.txt": b"escaped"}, ()),
+    ("tar", {"ok.txt": b"fine", "sub/../../evil.txt": b"escaped"}, ()),
+    ("tar", {"ok.txt": b"fine"}, ("evil-link", "../..")),
+])
+def test_extract_archive_refuses_members_escaping_the_target(tmp_path, kind, members, link):
+    archive = (make_zip(tmp_path / "bad.zip", members) if kind == "zip"
+               else make_tar(tmp_path / "bad.tar.gz", members, link))
+    target = tmp_path / "out"
+    with pytest.raises(ValueError, match="refused"):
+        dl.extract_archive(archive, target)
+    assert not target.exists() and not (tmp_path / "evil.txt").exists()  # nothing was written at all
 
 
-def test_tar_link_member_is_refused(tmp_path):
-    archive = make_tar(tmp_path / "a.tgz", {"ludb/ok.txt": b"ok"}, symlink="ludb/link")
-    with pytest.raises(ValueError, match="link"):
-        dl.extract_archive(archive, tmp_path / "out")
-
-
-def test_not_an_archive(tmp_path):
-    (tmp_path / "x.zip").write_bytes(b"plain text")
-    with pytest.raises(ValueError, match="not a zip or tar"):
-        dl.extract_archive(tmp_path / "x.zip", tmp_path / "out")
+def test_extract_archive_rejects_other_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("not an archive")
+    with pytest.raises(ValueError, match="not a zip or tar archive"):
+        dl.extract_archive(tmp_path / "notes.txt", tmp_path / "out")

@@ -1,4 +1,4 @@
-"""Bad input to the data layer is answered by a clear error naming the file, lead or argument, never by a wrong array."""
+"""Bad input to the data layer gets a clear error naming the file, lead or argument, never a wrong array."""
 
 import numpy as np
 import pytest
