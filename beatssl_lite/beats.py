@@ -1,0 +1,257 @@
+"""R peaks and beat windows: where the beats of a 12-lead ECG are, and one fixed-length window around each.
+
+Beat-SSL needs both **[paper]**: a peak detector, run once on the un-augmented ECG, gives the R-peak locations
+from which the beat projector pools the encoder's feature map, and from which the beat features and classes are
+computed (``delineation``, ``features``, ``targets``).
+
+The detector **[ours, chosen by measured accuracy]** is Pan-Tompkins-style (Pan & Tompkins, IEEE TBME 1985)
+**[ref]**, but on all leads at once:
+1. each lead is band-passed to 5-15 Hz (the QRS band of Pan-Tompkins; 2nd-order Butterworth, zero phase),
+   differentiated and squared, and the leads are summed: the squared *spatial velocity* of the QRS band, which is
+   large in every QRS whatever its axis, so no single-lead morphology (a QS complex, a small R in a lead
+   perpendicular to the axis) can hide a beat. Flat leads add nothing to the sum, so they are ignored by design.
+2. a 100 ms moving-window integration gives one smooth hump per QRS;
+3. the humps are local maxima at least ``REFRACTORY_S`` = 250 ms apart (a refractory period: 240 bpm at most);
+   a hump is a beat when it exceeds ``THRESHOLD`` x the record's typical QRS hump (the median of the humps that
+   are within a factor of the largest ones: robust to a few huge artefacts and to a few small beats);
+4. search-back: a gap longer than ``SEARCH_BACK_RR`` x the median RR is searched again at half the threshold,
+   as Pan-Tompkins does for beats missed by an amplitude drop; a hump closer than ``T_WAVE_S`` = 360 ms to the
+   previous beat that is less than half its size is taken for a T wave (Pan-Tompkins' T-wave rule).
+5. refinement: each beat is moved to the local maximum of ``|x_ref|`` within +-``REFINE_S`` of its hump, where
+   ``x_ref`` is the baseline-free (0.5-40 Hz) projection of the leads on the record's dominant QRS direction (the
+   first principal component of the leads over the QRS samples, signed so that its largest deflection is
+   positive). That is "the lead along the QRS axis": the apex of the R wave where the electrical axis points,
+   LUDB's annotators' and the synthetic ECG's notion of the QRS peak (see ``benchmarks/bench_rpeaks.py``).
+
+``benchmarks/bench_rpeaks.py`` compares this detector with wfdb's XQRS and GQRS (single lead, lead II) on all 200
+LUDB records and on the synthetic ECG; the figures are in the book's beats chapter.
+
+Beat windows **[ours]** (the paper does not give its beat extent): ``pre_ms`` = 250 ms before and ``post_ms`` =
+400 ms after the R peak cover the P wave (PR <= 200 ms plus the P's own half) and the T wave at ordinary heart
+rates. Beats cut by the record's edges are either dropped (``edge='drop'``) or zero-padded (``edge='pad'``);
+either way ``BeatWindows.complete`` says which windows are whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import butter, find_peaks, sosfiltfilt
+
+from .data import LEADS
+
+#: Peak-to-peak amplitude (mV) below which a lead counts as flat (disconnected, or zeroed): no ECG is that small.
+FLAT_LEAD_MV = 0.01
+#: Shortest signal the detector accepts, in seconds (a beat needs room for its filters and windows).
+MIN_DURATION_S = 1.0
+QRS_BAND_HZ = (5.0, 15.0)
+INTEGRATION_S = 0.10
+REFRACTORY_S = 0.25
+THRESHOLD = 0.25
+SEARCH_BACK_RR = 1.66
+T_WAVE_S = 0.36
+REFINE_S = 0.05
+
+
+def check_fs(fs) -> float:
+    """``fs`` as a float, or a ValueError unless it is a positive finite sampling rate in Hz."""
+    try:
+        value = float(fs)
+    except (TypeError, ValueError):
+        raise ValueError(f"fs: expected a positive sampling rate in Hz, got {fs!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"fs: expected a positive sampling rate in Hz, got {fs!r}")
+    return value
+
+
+def as_leads(signal, fs: float, name: str = "signal") -> np.ndarray:
+    """A (12, T) 12-lead ECG in ``LEADS`` order or a (T,) single lead as a (n_leads, T) float64 array, checked.
+
+    Raises a ValueError naming ``name`` for another shape (a (T, 12) array is called out as transposed), for a
+    signal shorter than ``MIN_DURATION_S``, and for NaN or infinite values (naming the leads that hold them).
+    Lead order cannot be read off the numbers; ``features.extract`` checks it through its ``leads`` argument.
+    """
+    try:
+        x = np.asarray(signal, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a numeric (12, n_samples) or (n_samples,) array, "
+                         f"got {type(signal).__name__}") from None
+    if x.ndim == 1:
+        x = x[None]
+        lead_names = ("the lead",)
+    elif x.ndim == 2 and x.shape[0] == len(LEADS):
+        lead_names = LEADS
+    elif x.ndim == 2 and x.shape[1] == len(LEADS):
+        raise ValueError(f"{name}: expected (12, n_samples) with rows in the order {LEADS}, got {x.shape}: "
+                         f"transpose it (signal.T)")
+    else:
+        raise ValueError(f"{name}: expected a (12, n_samples) 12-lead ECG in the order {LEADS} or a (n_samples,) "
+                         f"single lead, got shape {x.shape}")
+    if x.shape[1] < MIN_DURATION_S * fs:
+        raise ValueError(f"{name}: {x.shape[1]} samples at {fs:g} Hz is shorter than {MIN_DURATION_S:g} s")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        leads = [lead_names[i] for i in np.flatnonzero(bad.any(axis=1))]
+        raise ValueError(f"{name}: NaN or infinite values in {', '.join(leads)}: fill or drop them first")
+    return x
+
+
+def usable_leads(x: np.ndarray) -> np.ndarray:
+    """(n_leads,) bool: the leads that are not flat (peak-to-peak >= ``FLAT_LEAD_MV``)."""
+    return np.ptp(x, axis=1) >= FLAT_LEAD_MV
+
+
+def _filtered(x: np.ndarray, fs: float, low_hz: float | None, high_hz: float | None, order: int = 2) -> np.ndarray:
+    """Zero-phase Butterworth filter of each row; the high cut is capped below Nyquist (so 100 Hz records work)."""
+    high_hz = None if high_hz is None or high_hz >= 0.45 * fs else high_hz
+    if low_hz is None and high_hz is None:
+        return x
+    if low_hz is None:
+        sos = butter(order, high_hz, btype="lowpass", fs=fs, output="sos")
+    elif high_hz is None:
+        sos = butter(order, low_hz, btype="highpass", fs=fs, output="sos")
+    else:
+        sos = butter(order, (low_hz, high_hz), btype="bandpass", fs=fs, output="sos")
+    return sosfiltfilt(sos, x, axis=-1)
+
+
+def qrs_energy(x: np.ndarray, fs: float) -> np.ndarray:
+    """(T,) the detector's feature: squared derivative of the 5-15 Hz band, summed over leads, 100 ms integrated."""
+    band = _filtered(x, fs, *QRS_BAND_HZ)
+    slope = np.gradient(band, axis=-1) * fs
+    energy = (slope**2).sum(axis=0)
+    return uniform_filter1d(energy, max(1, int(round(INTEGRATION_S * fs))), mode="nearest")
+
+
+def _select_beats(env: np.ndarray, fs: float) -> np.ndarray:
+    """Sample indices of the energy humps that are beats (steps 3-4 of the module docstring)."""
+    humps, _ = find_peaks(env, distance=max(1, int(round(REFRACTORY_S * fs))))
+    if len(humps) == 0:
+        return humps
+    height = env[humps]
+    top = np.percentile(height, 90)
+    if top <= 0:
+        return humps[:0]
+    typical = np.median(height[height >= 0.3 * top])
+    threshold = THRESHOLD * typical
+    beats = humps[height >= threshold]
+    beats = _drop_t_waves(beats, env, fs)
+    if len(beats) >= 2:
+        rr = np.diff(beats)
+        limit = SEARCH_BACK_RR * np.median(rr)
+        found = [beats]
+        for start, stop in zip(beats[:-1], beats[1:]):
+            if stop - start <= limit:
+                continue
+            gap = humps[(humps > start + REFRACTORY_S * fs) & (humps < stop - REFRACTORY_S * fs)]
+            gap = gap[env[gap] >= 0.5 * threshold]
+            if len(gap):
+                found.append(gap[[np.argmax(env[gap])]])
+        beats = _drop_t_waves(np.sort(np.concatenate(found)), env, fs)
+    return beats
+
+
+def _drop_t_waves(beats: np.ndarray, env: np.ndarray, fs: float) -> np.ndarray:
+    """Drop a hump within ``T_WAVE_S`` of the previous beat that is less than half that beat's size."""
+    keep = []
+    for b in beats:
+        if keep and b - keep[-1] < T_WAVE_S * fs and env[b] < 0.5 * env[keep[-1]]:
+            continue
+        keep.append(b)
+    return np.asarray(keep, dtype=np.int64)
+
+
+def reference_lead(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
+    """(T,) the baseline-free projection of the leads on the record's dominant QRS direction (module docstring 5)."""
+    clean = _filtered(x, fs, 0.5, 40.0)
+    if len(beats) == 0 or len(clean) == 1:
+        return clean[0]
+    half = max(1, int(round(0.05 * fs)))
+    index = np.clip(beats[:, None] + np.arange(-half, half + 1), 0, x.shape[1] - 1).ravel()
+    qrs = clean[:, index]
+    _, _, vt = np.linalg.svd(qrs.T - qrs.mean(axis=1), full_matrices=False)
+    direction = vt[0]
+    projection = direction @ clean
+    if -projection[index].min() > projection[index].max():
+        projection = -projection
+    return projection
+
+
+def detect_r_peaks(signal, fs: float) -> np.ndarray:
+    """R-peak sample indices of a 12-lead ECG, sorted.
+
+    signal: (12, T) in ``LEADS`` order, or (T,) one lead, in mV. fs: sampling rate in Hz.
+    Returns (n_beats,) int64, strictly increasing, in [0, T). A record with no detectable QRS (flat, or noise
+    without any dominant hump) gives an empty array: no beats, so no beat loss for that record.
+    Raises ValueError for a wrong shape, NaNs (naming the lead) or a signal shorter than 1 s.
+    """
+    fs = check_fs(fs)
+    x = as_leads(signal, fs)
+    x = x[usable_leads(x)]
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.int64)
+    beats = _select_beats(qrs_energy(x, fs), fs)
+    if len(beats) == 0:
+        return beats.astype(np.int64)
+    clean = _filtered(x, fs, 0.5, 40.0)
+    half = max(1, int(round(REFINE_S * fs)))
+    starts = np.clip(beats - half, 0, x.shape[1] - 2 * half - 1)
+    segments = clean[:, starts[:, None] + np.arange(2 * half + 1)]  # (n_leads, n_beats, 2 half + 1)
+    refined = starts + np.median(np.argmax(segments, axis=2), axis=0).astype(np.int64)
+    refined = np.unique(refined)
+    keep = np.concatenate([[True], np.diff(refined) >= REFRACTORY_S * fs / 2])
+    return refined[keep].astype(np.int64)
+
+
+@dataclass
+class BeatWindows:
+    """Fixed-length windows around R peaks.
+
+    windows: (n_beats, n_leads, L) float32, L = pre + post + 1 samples, the R peak at index ``centre``.
+    r_peaks: (n_beats,) int64 R peaks of the windows kept (all of them with edge='pad').
+    centre: index of the R peak inside each window (= pre samples).
+    complete: (n_beats,) bool, True where the window lies wholly inside the record; False marks a zero-padded one.
+    """
+
+    windows: np.ndarray
+    r_peaks: np.ndarray
+    centre: int
+    complete: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.r_peaks)
+
+
+def beat_windows(signal, r_peaks, fs: float, pre_ms: float = 250.0, post_ms: float = 400.0,
+                 edge: str = "drop") -> BeatWindows:
+    """Cut a window of ``pre_ms`` before to ``post_ms`` after each R peak.
+
+    signal: (12, T) or (T,) (then windows are (n_beats, 1, L)). r_peaks: sample indices in [0, T).
+    edge: 'drop' leaves out windows that cross the record's edges; 'pad' keeps them, zero-filled outside the
+    record, with ``complete`` False. Returns ``BeatWindows`` (see there); zero beats give (0, n_leads, L).
+    """
+    fs = check_fs(fs)
+    x = as_leads(signal, fs)
+    if edge not in ("drop", "pad"):
+        raise ValueError(f"edge: expected 'drop' or 'pad', got {edge!r}")
+    if not (np.isfinite(pre_ms) and np.isfinite(post_ms) and pre_ms >= 0 and post_ms >= 0):
+        raise ValueError(f"pre_ms, post_ms: expected non-negative durations in ms, got {pre_ms!r}, {post_ms!r}")
+    peaks = np.asarray(r_peaks)
+    if peaks.ndim != 1 or (len(peaks) and not np.issubdtype(peaks.dtype, np.integer)):
+        raise ValueError(f"r_peaks: expected a 1-D array of integer sample indices, got {peaks.dtype} {peaks.shape}")
+    n = x.shape[1]
+    if len(peaks) and (peaks.min() < 0 or peaks.max() >= n):
+        raise ValueError(f"r_peaks: expected indices in [0, {n}), got {peaks.min()}..{peaks.max()}")
+    peaks = peaks.astype(np.int64)
+    pre = int(round(pre_ms * fs / 1000.0))
+    post = int(round(post_ms * fs / 1000.0))
+    complete = (peaks - pre >= 0) & (peaks + post < n)
+    if edge == "drop":
+        peaks = peaks[complete]
+        complete = complete[complete]
+    padded = np.pad(x, ((0, 0), (pre, post)))
+    index = peaks[:, None] + np.arange(pre + post + 1)  # positions in the padded signal
+    windows = padded[:, index].transpose(1, 0, 2).astype(np.float32)
+    return BeatWindows(windows=windows, r_peaks=peaks, centre=pre, complete=complete)
