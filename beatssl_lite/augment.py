@@ -23,11 +23,10 @@ Implementation [ours: same result as the step-by-step recipe up to float roundin
   of those 8 leads and the derived-lead identities makes it a 12 x 12 map, so the whole batch is one batched
   matrix product; rotation matrices for the whole batch come from tensor ops, not scipy.
 - Every wrapping mask is a window of one periodic template [1]*L + [0]*(T-L), read at offset (T - start) mod T:
-  the template's T windows are one strided view, and a gather copies the chosen ones. This is several times
-  faster than comparing (t - start) mod T < L for every sample, and gives the same mask (tested).
-- On the CPU the batch goes through in blocks of ``CPU_BLOCK_RECORDS`` records, so that each block's product is
-  still in cache when its mask is applied (about 2x faster on a 2-core machine, ``benchmarks/bench_augment.py``);
-  on a GPU the batch goes in one block.
+  the template's T windows are one strided view, and a gather copies the chosen ones. On a CPU this is two orders
+  of magnitude faster than comparing (t - start) mod T < L for every sample, and gives the same mask (tested).
+- ``out=`` writes into a preallocated tensor: on a CPU, mapping a fresh 61 MB output (256 x 12 x 5000 float32)
+  page by page costs about as much as the augmentation itself (``benchmarks/bench_augment.py`` measures both).
 
 Everything runs in torch on the input's device, batched ``(batch, 12, time)``; numpy in gives numpy out.
 Randomness comes from a seeded ``torch.Generator`` on the CPU, so the same seed gives the same views on any device.
@@ -41,10 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .vcg import BACK_PROJECTIONS, MATRICES, eight_to_twelve, INDEPENDENT_INDEX
-
-#: Records per block on the CPU: 16 x 12 x 5000 float32 is 3.8 MB, which stays in cache between product and mask.
-CPU_BLOCK_RECORDS = 16
+from .vcg import BACK_PROJECTIONS, INDEPENDENT_INDEX, MATRICES, eight_to_twelve
 
 
 @dataclass(frozen=True)
@@ -124,7 +120,7 @@ def mask_length(n_samples: int, mask_fraction: float) -> int:
 
 
 def _mask_windows(n_samples: int, length: int, device) -> torch.Tensor:
-    """All T wrapping masks of ``length`` samples as one strided view (T, T): row k is the mask starting at (T - k) % T."""
+    """All T wrapping masks of ``length`` samples as one strided view (T, T); row k starts at sample (T - k) % T."""
     template = torch.zeros(2 * n_samples, dtype=torch.bool, device=device)
     template[:length] = True
     template[n_samples : n_samples + length] = True
@@ -172,11 +168,11 @@ def make_parameters(angles_deg, scales=(1.0, 1.0, 1.0), mask_start=0, batch: int
     }
 
 
-def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: torch.Tensor | None = None) -> torch.Tensor:
+def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: torch.Tensor | None = None):
     """Apply given 3KG parameters (as from ``sample_parameters``) to ECGs ``x`` (B, 12, T) -> (B, 12, T).
 
-    out: optional tensor of x's shape, dtype and device to write into (reusing one saves the allocation, which
-    on a CPU costs as much as the augmentation itself: first-touch page faults).
+    out: optional contiguous tensor of x's shape, dtype and device to write into (reusing one saves the
+    allocation, which on a CPU costs about as much as the augmentation itself: first-touch page faults).
     """
     _check_batch(x)
     x = x if x.is_floating_point() else x.float()
@@ -187,18 +183,16 @@ def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: to
     elif out.shape != x.shape or out.dtype != x.dtype or out.device != x.device or not out.is_contiguous():
         raise ValueError(f"out: expected a contiguous {x.dtype} tensor of shape {tuple(x.shape)} on {x.device}, "
                          f"got {out.dtype} {tuple(out.shape)} on {out.device}")
-    # The maps are built in float64 (tiny) and cast once, so float32 views carry one rounding, not three.
-    rotations = rotation_matrices(params["angles_deg"].to(x.device, torch.float64) * (math.pi / 180))
-    maps = twelve_lead_maps(lead_maps(rotations, params["scales"].to(x.device, torch.float64), config)).to(x.dtype)
+    # The maps are tiny: built in float64 on the CPU (some devices have no float64) and cast once, so float32 views
+    # carry one rounding, not three.
+    rotations = rotation_matrices(params["angles_deg"].cpu().double() * (math.pi / 180))
+    maps = twelve_lead_maps(lead_maps(rotations, params["scales"].cpu().double(), config)).to(x.device, x.dtype)
     length = mask_length(n_samples, config.mask_fraction)
     windows = _mask_windows(n_samples, length, x.device)
     offsets = (n_samples - params["mask_start"].to(x.device, torch.long)) % n_samples
-    block = CPU_BLOCK_RECORDS if x.device.type == "cpu" else batch
-    for first in range(0, batch, block):
-        part = slice(first, first + block)
-        views = torch.bmm(maps[part], x[part], out=out[part])
-        if length:
-            views.masked_fill_(windows[offsets[part]], 0.0)
+    torch.bmm(maps, x, out=out)
+    if length:
+        out.masked_fill_(windows[offsets], 0.0)
     return out
 
 

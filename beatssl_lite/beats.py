@@ -49,10 +49,10 @@ MIN_DURATION_S = 1.0
 QRS_BAND_HZ = (5.0, 15.0)
 INTEGRATION_S = 0.10
 REFRACTORY_S = 0.25
-THRESHOLD = 0.25
+THRESHOLD = 0.2
 SEARCH_BACK_RR = 1.66
 T_WAVE_S = 0.36
-REFINE_S = 0.05
+REFINE_S = 0.03
 
 
 def check_fs(fs) -> float:
@@ -127,7 +127,9 @@ def qrs_energy(x: np.ndarray, fs: float) -> np.ndarray:
 
 def _select_beats(env: np.ndarray, fs: float) -> np.ndarray:
     """Sample indices of the energy humps that are beats (steps 3-4 of the module docstring)."""
-    humps, _ = find_peaks(env, distance=max(1, int(round(REFRACTORY_S * fs))))
+    # Zeros at both ends let a QRS cut by the record's edge, whose energy is largest at the edge, count as a hump.
+    humps, _ = find_peaks(np.pad(env, 1), distance=max(1, int(round(REFRACTORY_S * fs))))
+    humps = np.clip(humps - 1, 0, len(env) - 1)
     if len(humps) == 0:
         return humps
     height = env[humps]
@@ -163,22 +165,6 @@ def _drop_t_waves(beats: np.ndarray, env: np.ndarray, fs: float) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def reference_lead(x: np.ndarray, fs: float, beats: np.ndarray) -> np.ndarray:
-    """(T,) the baseline-free projection of the leads on the record's dominant QRS direction (module docstring 5)."""
-    clean = _filtered(x, fs, 0.5, 40.0)
-    if len(beats) == 0 or len(clean) == 1:
-        return clean[0]
-    half = max(1, int(round(0.05 * fs)))
-    index = np.clip(beats[:, None] + np.arange(-half, half + 1), 0, x.shape[1] - 1).ravel()
-    qrs = clean[:, index]
-    _, _, vt = np.linalg.svd(qrs.T - qrs.mean(axis=1), full_matrices=False)
-    direction = vt[0]
-    projection = direction @ clean
-    if -projection[index].min() > projection[index].max():
-        projection = -projection
-    return projection
-
-
 def detect_r_peaks(signal, fs: float) -> np.ndarray:
     """R-peak sample indices of a 12-lead ECG, sorted.
 
@@ -195,14 +181,27 @@ def detect_r_peaks(signal, fs: float) -> np.ndarray:
     beats = _select_beats(qrs_energy(x, fs), fs)
     if len(beats) == 0:
         return beats.astype(np.int64)
-    clean = _filtered(x, fs, 0.5, 40.0)
+    return _refine(_filtered(x, fs, 0.5, 40.0), beats, fs)
+
+
+def _refine(clean: np.ndarray, humps: np.ndarray, fs: float) -> np.ndarray:
+    """Move each hump to the leads' consensus R apex (step 5 of the module docstring).
+
+    clean: (n_leads, T) baseline-free leads; humps: (n_beats,) energy maxima. Each lead's apex is its maximum
+    within +-``REFINE_S`` of the hump; the consensus is the median over leads, taken as a per-lead offset from the
+    hump that is fixed for the record plus a per-beat shift, so that a bimodal spread of the leads' apexes (wide,
+    paced or bundle-branch-block complexes) cannot make the consensus jump between the two modes from beat to beat.
+    """
     half = max(1, int(round(REFINE_S * fs)))
-    starts = np.clip(beats - half, 0, x.shape[1] - 2 * half - 1)
+    starts = np.clip(humps - half, 0, clean.shape[1] - 2 * half - 1)
     segments = clean[:, starts[:, None] + np.arange(2 * half + 1)]  # (n_leads, n_beats, 2 half + 1)
-    refined = starts + np.median(np.argmax(segments, axis=2), axis=0).astype(np.int64)
-    refined = np.unique(refined)
+    offsets = starts + np.argmax(segments, axis=2) - humps  # (n_leads, n_beats)
+    per_lead = np.median(offsets, axis=1, keepdims=True)
+    per_beat = np.median(offsets - per_lead, axis=0)
+    refined = humps + np.round(np.median(per_lead) + per_beat).astype(np.int64)
+    refined = np.unique(np.clip(refined, 0, clean.shape[1] - 1))
     keep = np.concatenate([[True], np.diff(refined) >= REFRACTORY_S * fs / 2])
-    return refined[keep].astype(np.int64)
+    return refined[keep]
 
 
 @dataclass

@@ -337,7 +337,9 @@ def plot_vcg_loops(vcg, fs: float, masks=None, lead_vectors=None, lead_names=LEA
     if lead_vectors is not None:
         lead_vectors = np.asarray(lead_vectors, dtype=float)
         if lead_vectors.ndim != 2 or lead_vectors.shape[1] != 3 or len(lead_vectors) != len(lead_names):
-            raise ValueError(f"lead_vectors: expected ({len(lead_names)}, 3), one per lead name, got {lead_vectors.shape}")
+            raise ValueError(
+                f"lead_vectors: expected ({len(lead_names)}, 3), one per lead name, got {lead_vectors.shape}"
+            )
         tips = lead_vectors * (np.abs(vcg).max() / np.linalg.norm(lead_vectors, axis=1).max())
         segments = np.full((len(tips), 3, 3), np.nan)
         segments[:, 1] = tips

@@ -611,6 +611,7 @@ def precompute(
             raise TypeError(f"dataset: expected a beatssl_lite.data.ECGDataset, got {type(dataset).__name__}")
     if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size: expected a positive number of records, got {chunk_size!r}")
+    _n_workers(n_jobs, 1)  # validates n_jobs before anything is written
     cache_dir = Path(cache_dir) if cache_dir is not None else user_cache_dir() / "targets"
     version = feature_code_version(classifier)
     key = cache_key(dataset, version)

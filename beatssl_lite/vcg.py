@@ -159,7 +159,7 @@ def lead_vectors(back_projection: str = "dower") -> np.ndarray:
 
 
 def round_trip_operator(method: str = "inverse_dower", back_projection: str = "pinv") -> np.ndarray:
-    """The (3, 3) matrix that VCG -> 12 leads -> VCG applies: ``MATRICES[method] @ BACK_PROJECTIONS[back_projection]``."""
+    """The (3, 3) matrix M B that VCG -> 12 leads -> VCG applies (M = ``MATRICES[method]``, B the back-projection)."""
     _check_choice(method, MATRICES, "method")
     _check_choice(back_projection, BACK_PROJECTIONS, "back_projection")
     return MATRICES[method] @ BACK_PROJECTIONS[back_projection]

@@ -63,7 +63,6 @@ def test_rotation_matrices_match_the_formula_and_scipy_and_are_proper_rotations(
     ids=["reference", "residual", "kors", "dower"],
 )
 def test_views_equal_naive_per_record_loop(config):
-    # 37 records: more than two CPU blocks, the last one partial.
     x = _ecgs(batch=37, n_samples=60)
     views, params = augment.three_kg(x, config, torch.Generator().manual_seed(3))
     for i in range(len(x)):
@@ -187,7 +186,8 @@ def test_gpu_views_equal_cpu_views_for_the_same_seed():
 
 
 def test_bad_input_names_what_was_expected():
-    with pytest.raises(ValueError, match=r"x: expected a batch of 12-lead ECGs of shape \(batch, 12, time\), got \(12, 100\)"):
+    expected = r"x: expected a batch of 12-lead ECGs of shape \(batch, 12, time\), got \(12, 100\)"
+    with pytest.raises(ValueError, match=expected):
         augment.three_kg(np.zeros((12, 100)))
     with pytest.raises(ValueError, match=r"got \(2, 8, 100\)"):
         augment.two_views(torch.zeros(2, 8, 100))
@@ -204,3 +204,38 @@ def test_bad_input_names_what_was_expected():
                                                          "mask_start": torch.zeros(2, 12)}, ThreeKGConfig())
     with pytest.raises(ValueError, match=r"angles_rad: expected a tensor of shape \(batch, 3\)"):
         augment.rotation_matrices(torch.zeros(3))
+
+
+def test_plot_rotation_slider_frames_are_the_rotated_projections():
+    from beatssl_lite.plots import plot_rotation_slider
+
+    x = _ecgs(batch=1, n_samples=300)[0]
+    angles = [-30, 0, 30]
+    fig = plot_rotation_slider(x, 100.0, axis="y", angles_deg=angles, leads=("II", "V2"), stop_s=2.0)
+    assert [frame.name for frame in fig.frames] == ["-30", "0", "30"]
+    assert fig.layout.sliders[0].active == 1
+    unmasked = ThreeKGConfig(mask_fraction=0.0)
+    for frame, angle in zip(fig.frames, angles):
+        expected = augment.apply_three_kg(torch.from_numpy(x[None]), augment.make_parameters([0, angle, 0]), unmasked)
+        for trace, lead in zip(frame.data, ("II", "V2")):
+            np.testing.assert_allclose(trace.y, expected[0, vcg.LEADS.index(lead), :200].numpy(), atol=1e-4)
+    np.testing.assert_allclose(fig.frames[1].data[0].y, vcg.dipolar_part(x)[1, :200], atol=1e-4)
+    with pytest.raises(ValueError, match="axis"):
+        plot_rotation_slider(x, 100.0, axis="w")
+
+
+def test_plot_augmentations_shades_each_masked_block():
+    from beatssl_lite.plots import plot_augmentations
+
+    x = _ecgs(batch=1, n_samples=100)[0]
+    views, params = augment.three_kg(np.repeat(x[None], 2, axis=0), ThreeKGConfig(), generator=0)
+    masks = augment.time_mask(100, params["mask_start"], 50).numpy()
+    fig = plot_augmentations(x, views, 100.0, titles=["a", "b"], masks=masks, leads=("I", "V1"))
+    assert len(fig.axes) == 2 * 3
+    for row, lead in enumerate(("I", "V1")):
+        for view in range(2):
+            ax = fig.axes[row * 3 + view + 1]
+            runs = np.diff(np.concatenate([[0], masks[view, vcg.LEADS.index(lead)], [0]]).astype(int))
+            assert len(ax.patches) == (runs == 1).sum()  # one shaded span per contiguous block (1 or 2 with wrap)
+    with pytest.raises(ValueError, match="titles"):
+        plot_augmentations(x, views, 100.0, titles=["a"])

@@ -133,3 +133,44 @@ def test_bad_shapes_and_names_are_refused():
         vcg.vcg_round_trip_bound("kors", "frank")
     with pytest.raises(ValueError, match=r"\(\.\.\., 12, time\), got list"):
         vcg.ecg_to_vcg([[0.0] * 12])
+
+
+def test_plot_vcg_loops_colours_exactly_the_samples_of_each_wave():
+    from beatssl_lite.data import WAVES
+    from beatssl_lite.plots import _wave_codes, plot_vcg_loops
+
+    d = np.random.default_rng(10).normal(size=(3, 40))
+    codes = np.zeros(40, dtype=int)
+    codes[5:10], codes[15:25], codes[30:36] = 1, 2, 3
+    # Per-lead masks: 7 of 12 leads agree, the others mark nothing or a different wave; the vote gives `codes`.
+    masks = np.zeros((12, 40), dtype=int)
+    masks[:7] = codes
+    masks[7:9, 15:25] = 3
+    np.testing.assert_array_equal(_wave_codes(masks, 40), codes)
+    fig = plot_vcg_loops(d, 500.0, masks=masks, lead_vectors=vcg.lead_vectors())
+    traces = {trace.name: trace for trace in fig.data}
+    assert set(traces) == {"whole record", "P", "QRS", "T", "lead vectors", "lead names"}
+    for code, wave in enumerate(WAVES[1:], start=1):
+        drawn = ~np.isnan(np.asarray(traces[wave].x, dtype=float))
+        np.testing.assert_array_equal(drawn, codes == code)
+    tips = np.stack([traces["lead names"].x, traces["lead names"].y, traces["lead names"].z], axis=1)
+    np.testing.assert_allclose(tips / np.linalg.norm(tips, axis=1, keepdims=True),
+                               vcg.lead_vectors() / np.linalg.norm(vcg.lead_vectors(), axis=1, keepdims=True))
+    with pytest.raises(ValueError, match=r"vcg: expected \(3, n_samples\)"):
+        plot_vcg_loops(np.zeros((12, 40)), 500.0)
+
+
+def test_plot_vcg_planes_and_leads_overlay_draw_what_they_are_given():
+    from beatssl_lite.plots import plot_leads_overlay, plot_vcg_planes
+
+    ecg12 = _ecg12(shape=(), n_samples=100, seed=11)
+    planes = plot_vcg_planes({"inverse Dower": vcg.ecg_to_vcg(ecg12), "Kors": vcg.ecg_to_vcg(ecg12, "kors")})
+    assert len(planes.axes) == 6
+    frontal = planes.axes[0].get_lines()[0]
+    np.testing.assert_allclose(frontal.get_xdata(), vcg.ecg_to_vcg(ecg12)[0])
+    assert planes.axes[0].get_ylim()[0] > planes.axes[0].get_ylim()[1]  # +Y points down
+    overlay = plot_leads_overlay({"a": ecg12, "b": 2 * ecg12}, 50.0, leads=("V1", "aVF"), start_s=1.0)
+    lines = overlay.axes[1].get_lines()
+    np.testing.assert_allclose(lines[1].get_ydata(), 2 * ecg12[vcg.LEADS.index("aVF"), 50:])
+    with pytest.raises(ValueError, match=r"signals\['b'\]: expected \(12, 100\)"):
+        plot_leads_overlay({"a": ecg12, "b": ecg12[:8]}, 50.0)

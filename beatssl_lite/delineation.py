@@ -1,0 +1,299 @@
+"""P / QRS / T delineation: onset, peak and offset of each wave of each beat, one answer for all 12 leads.
+
+Beat-SSL's feature extractor **[paper]** needs intervals and amplitudes per beat; the paper does not say how it
+delineates. This is ours **[ours]**, a derivative/threshold delineator on multi-lead combinations (in the spirit
+of Laguna et al., Comput Biomed Res 1994, and of the "global" multi-lead boundaries of the CSE study **[ref]**),
+measured against LUDB's cardiologist annotations by ``benchmarks/bench_delineation.py``.
+
+All steps work on the leads that are not flat (``beats.usable_leads``), band-passed 0.5-40 Hz (``clean``), and
+on windows placed relative to each R peak (``beats.detect_r_peaks`` unless given):
+
+- **QRS** onset and offset from the *spatial velocity* v(t) = |d clean(t) / dt| (the speed of the heart vector
+  over all leads, 10 ms smoothed): it is high throughout the QRS whatever the axis and low on the isoelectric PR
+  and ST segments. From the fastest point in the 60 ms before / after R, the boundary is the first sample,
+  going outwards, where v stays below ``QRS_ON_LEVEL`` / ``QRS_OFF_LEVEL`` x that beat's peak velocity for
+  ``QRS_QUIET_S``: a notch inside a wide QRS is shorter than that. The search stops 200 / 250 ms from R.
+- **T**: in the window from ``T_START_S`` after the QRS offset to the earlier of ``T_STOP_RR`` x the RR interval
+  after R (capped at 800 ms) and the next QRS, the leads (low-passed at 15 Hz, minus the isoelectric vector at
+  the QRS onset) are projected on their dominant direction in that window (the first principal component), signed
+  so the T wave is a positive hump. The T peak is that hump's maximum; the T offset is found by the trapezium
+  method of Vázquez-Seisdedos et al. (BioMed Eng OnLine 2011) **[ref]**: from the steepest descent after the
+  peak, the point that maximises the trapezium area under the projection, which is robust to noise and to the
+  slow, tangent-free ends of T waves.
+- **P**: in the ``P_WINDOW_S`` before the QRS onset (not before the previous T offset) the leads (low-passed at
+  15 Hz, minus the isoelectric vector at the QRS onset) are projected on the direction of the record's average
+  P wave, the mean over its beats of their P windows aligned on R (a P wave is locked to its QRS, noise and
+  fibrillatory waves are not, so averaging keeps only the P). The P peak is the largest deflection of the beat's
+  projection; its onset and offset are where it falls below ``P_EDGE_LEVEL`` x the peak on either side.
+  A P wave is *present* when the record's average P wave is at least ``P_MIN_MV`` tall, and the beat's own P is
+  at least half as tall and correlates with it (``P_MIN_CORRELATION``): atrial fibrillation and flutter have no
+  QRS-locked P, so their average is flat or their beats do not match it, and the beats get no P (-1).
+
+Every boundary is a sample index; -1 marks a wave that is absent or could not be placed (no P, a T cut off by the
+record's end, a QRS too close to an edge to search around it).
+
+``annotated_delineation`` turns LUDB's per-lead annotations into the same per-beat form (the benchmark's ground
+truth): the QRS complexes of all leads are grouped into beats, and each bound is the median over the leads that
+annotated it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+from .beats import _filtered, as_leads, check_fs, detect_r_peaks, usable_leads
+from .data import LEADS
+
+QRS_SMOOTH_S = 0.01
+QRS_ON_LEVEL = 0.1
+QRS_OFF_LEVEL = 0.1
+QRS_QUIET_S = 0.012
+QRS_ON_MAX_S = 0.2
+QRS_OFF_MAX_S = 0.25
+T_START_S = 0.04
+T_STOP_RR = 0.75
+T_STOP_MAX_S = 0.8
+P_WINDOW_S = 0.3
+P_EDGE_LEVEL = 0.2
+P_MIN_MV = 0.03
+P_MIN_CORRELATION = 0.5
+WAVE_LOWPASS_HZ = 15.0
+
+
+@dataclass
+class Delineation:
+    """Per-beat wave boundaries, sample indices (n_beats,) int64, -1 where the wave is absent or not placed."""
+
+    p_on: np.ndarray
+    p_peak: np.ndarray
+    p_off: np.ndarray
+    qrs_on: np.ndarray
+    r_peak: np.ndarray
+    qrs_off: np.ndarray
+    t_peak: np.ndarray
+    t_off: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.r_peak)
+
+    @classmethod
+    def empty(cls, n_beats: int = 0) -> "Delineation":
+        return cls(**{f.name: np.full(n_beats, -1, dtype=np.int64) for f in fields(cls)})
+
+    def as_array(self) -> np.ndarray:
+        """(n_beats, 8) int64, columns in the order of the fields."""
+        return np.stack([getattr(self, f.name) for f in fields(self)], axis=1)
+
+
+BOUNDS = tuple(f.name for f in fields(Delineation))
+
+
+def _check_peaks(r_peaks, n: int) -> np.ndarray:
+    peaks = np.asarray(r_peaks)
+    if peaks.ndim != 1 or (len(peaks) and not np.issubdtype(peaks.dtype, np.integer)):
+        raise ValueError(f"r_peaks: expected a 1-D array of integer sample indices, got {peaks.dtype} {peaks.shape}")
+    peaks = peaks.astype(np.int64)
+    if len(peaks) and (peaks.min() < 0 or peaks.max() >= n or np.any(np.diff(peaks) <= 0)):
+        raise ValueError(f"r_peaks: expected strictly increasing indices in [0, {n})")
+    return peaks
+
+
+def _quiet_run(below: np.ndarray, length: int) -> np.ndarray:
+    """below[t] and the ``length`` - 1 samples after it are all True (a run of quiet samples starting at t)."""
+    counts = np.convolve(below.astype(np.int64), np.ones(length, dtype=np.int64), mode="full")[length - 1:]
+    return counts >= length
+
+
+def _qrs_bounds(velocity: np.ndarray, r: int, fs: float) -> tuple[int, int]:
+    n = len(velocity)
+    near = int(round(0.06 * fs))
+    quiet = max(1, int(round(QRS_QUIET_S * fs)))
+    lo, hi = max(0, r - near), min(n, r + near + 1)
+    fast_before = lo + int(np.argmax(velocity[lo:r + 1]))
+    fast_after = r + int(np.argmax(velocity[r:hi]))
+    peak = velocity[lo:hi].max()
+    # onset: going back from fast_before, the first t whose run of `quiet` samples ending at t is below the level
+    start = max(0, r - int(round(QRS_ON_MAX_S * fs)))
+    back = velocity[start:fast_before + 1][::-1] < QRS_ON_LEVEL * peak
+    run = np.flatnonzero(_quiet_run(back, quiet))
+    onset = fast_before - int(run[0]) if len(run) else -1
+    stop = min(n, r + int(round(QRS_OFF_MAX_S * fs)) + 1)
+    ahead = velocity[fast_after:stop] < QRS_OFF_LEVEL * peak
+    run = np.flatnonzero(_quiet_run(ahead, quiet))
+    offset = fast_after + int(run[0]) if len(run) else -1
+    return onset, offset
+
+
+def _principal_direction(segment: np.ndarray) -> np.ndarray:
+    """Unit (n_leads,) direction of largest energy of a (n_leads, n) segment (first left singular vector)."""
+    u, _, _ = np.linalg.svd(segment, full_matrices=False)
+    return u[:, 0]
+
+
+def _trapezium_end(y: np.ndarray, start: int, stop: int) -> int:
+    """Vázquez-Seisdedos' wave end of the positive hump y between its steepest descent ``start`` and ``stop``."""
+    t = np.arange(start, stop)
+    area = (y[start] - y[t]) * (2 * stop - t - start)
+    return int(t[np.argmax(area)])
+
+
+def delineate(signal, fs: float, r_peaks=None) -> Delineation:
+    """Onset, peak and offset of the P, QRS and T waves of each beat, global over the leads (module docstring).
+
+    signal: (12, T) in ``LEADS`` order or (T,) one lead, mV. fs: Hz. r_peaks: (n_beats,) increasing sample
+    indices (default ``beats.detect_r_peaks``). Returns a ``Delineation`` of (n_beats,) int64 arrays; ``r_peak``
+    is ``r_peaks``. No beats (or only flat leads) give empty arrays.
+    """
+    fs = check_fs(fs)
+    x = as_leads(signal, fs)
+    peaks = detect_r_peaks(signal, fs) if r_peaks is None else _check_peaks(r_peaks, x.shape[1])
+    x = x[usable_leads(x)]
+    result = Delineation.empty(len(peaks))
+    result.r_peak = peaks.copy()
+    if len(peaks) == 0 or len(x) == 0:
+        return result
+    n = x.shape[1]
+    clean = _filtered(x, fs, 0.5, 40.0)
+    slow = _filtered(x, fs, 0.5, WAVE_LOWPASS_HZ)
+    velocity = np.sqrt(((np.gradient(clean, axis=1) * fs) ** 2).sum(axis=0))
+    velocity = uniform_filter1d(velocity, max(1, int(round(QRS_SMOOTH_S * fs))), mode="nearest")
+
+    rr = np.diff(peaks)
+    typical_rr = np.median(rr) if len(rr) else fs
+    iso = []
+    for k, r in enumerate(peaks):
+        onset, offset = _qrs_bounds(velocity, int(r), fs)
+        result.qrs_on[k], result.qrs_off[k] = onset, offset
+        ref = onset if onset >= 0 else max(0, r - int(round(0.05 * fs)))
+        a = max(0, ref - int(round(0.02 * fs)))
+        iso.append(slow[:, a:ref + 1].mean(axis=1))
+
+    for k, r in enumerate(peaks):
+        if result.qrs_off[k] < 0:
+            continue
+        rr_after = peaks[k + 1] - r if k + 1 < len(peaks) else typical_rr
+        start = result.qrs_off[k] + int(round(T_START_S * fs))
+        stop = r + int(min(T_STOP_RR * rr_after, T_STOP_MAX_S * fs))
+        if k + 1 < len(peaks):
+            stop = min(stop, peaks[k + 1] - int(round(0.1 * fs)))
+        if stop >= n or stop - start < int(round(0.1 * fs)):
+            continue
+        segment = slow[:, start:stop] - iso[k][:, None]
+        y = _principal_direction(segment) @ segment
+        if -y.min() > y.max():
+            y = -y
+        peak = int(np.argmax(y))
+        descent = peak + int(np.argmin(np.gradient(y[peak:])))
+        end = _trapezium_end(y, descent, len(y) - 1) if descent < len(y) - 1 else descent
+        result.t_peak[k], result.t_off[k] = start + peak, start + end
+
+    _place_p_waves(result, slow, iso, fs)
+    return result
+
+
+def _place_p_waves(result: Delineation, slow: np.ndarray, iso: list, fs: float) -> None:
+    """Fill p_on / p_peak / p_off in place (module docstring: P)."""
+    n = slow.shape[1]
+    width = int(round(P_WINDOW_S * fs))
+    margin = int(round(0.02 * fs))
+    windows, kept = [], []
+    for k, r in enumerate(result.r_peak):
+        end = result.qrs_on[k] - margin if result.qrs_on[k] >= 0 else -1
+        if end < 0 or r - width - (r - result.qrs_on[k]) < 0:
+            continue
+        start = end - width
+        if start < 0:
+            continue
+        windows.append(slow[:, start:end] - iso[k][:, None])
+        kept.append((k, start, end))
+    if not windows:
+        return
+    # Align on the QRS onset: the windows all end `margin` before it and have the same length.
+    stack = np.stack(windows)  # (n_beats, n_leads, width)
+    average = stack.mean(axis=0)
+    direction = _principal_direction(average)
+    template = direction @ average
+    if -template.min() > template.max():
+        template, direction = -template, -direction
+    if template.max() < P_MIN_MV:
+        return
+    for (k, start, end), window in zip(kept, stack):
+        previous_t = result.t_off[k - 1] if k > 0 else -1
+        y = direction @ window
+        first = max(0, previous_t - start + 1) if previous_t >= 0 else 0
+        if len(y) - first < int(round(0.06 * fs)):
+            continue
+        y = y.copy()
+        y[:first] = 0.0
+        if np.corrcoef(y[first:], template[first:])[0, 1] < P_MIN_CORRELATION:
+            continue
+        peak = first + int(np.argmax(y[first:]))
+        height = y[peak]
+        if height < 0.5 * template.max():
+            continue
+        level = P_EDGE_LEVEL * height
+        before = np.flatnonzero(y[first:peak] < level)
+        after = np.flatnonzero(y[peak:] < level)
+        if len(before) == 0 or len(after) == 0:
+            continue
+        result.p_on[k] = start + first + int(before[-1]) + 1
+        result.p_peak[k] = start + peak
+        result.p_off[k] = start + peak + int(after[0]) - 1
+
+
+def annotated_delineation(waves: dict, fs: float, min_leads: int = 6) -> Delineation:
+    """LUDB-style per-lead annotations -> one ``Delineation`` per annotated beat (the benchmarks' ground truth).
+
+    waves: {lead: {"P"|"QRS"|"T": (n, 3) onset, peak, offset}} (``data.load_ludb``'s ``waves[i]``), -1 for a bound
+    the annotators left out. Beats: the QRS peaks of all leads, sorted and split where consecutive ones are more
+    than 150 ms apart; r_peak is the median peak of the group's complete waves (both bounds annotated; of all its
+    waves if none is). For each beat and wave, each lead contributes its QRS in the group, its last P whose peak
+    lies between the previous beat's R and this R, and its first T whose peak lies between this R and the next
+    beat's R; every bound is the median over the leads that annotated it (rounded down), -1 when fewer than
+    ``min_leads`` leads annotated a P or T (the wave is absent) or no lead annotated that bound.
+    """
+    fs = check_fs(fs)
+    leads = [lead for lead in waves]
+    rows = [(lead, *wave) for lead in leads for wave in np.asarray(waves[lead]["QRS"]).reshape(-1, 3)]
+    if not rows:
+        return Delineation.empty()
+    qrs = np.array([row[1:] for row in rows], dtype=np.int64)
+    order = np.argsort(qrs[:, 1], kind="stable")
+    qrs = qrs[order]
+    groups = np.split(qrs, np.flatnonzero(np.diff(qrs[:, 1]) > 0.15 * fs) + 1)
+    r_peaks = []
+    for group in groups:
+        complete = (group[:, 0] >= 0) & (group[:, 2] >= 0)
+        r_peaks.append(int(np.median(group[complete, 1] if complete.any() else group[:, 1])))
+    result = Delineation.empty(len(groups))
+    result.r_peak = np.asarray(r_peaks, dtype=np.int64)
+
+    def median_bound(values) -> int:
+        values = [v for v in values if v >= 0]
+        return int(np.floor(np.median(values))) if values else -1
+
+    for k, (group, r) in enumerate(zip(groups, r_peaks)):
+        result.qrs_on[k] = median_bound(group[:, 0])
+        result.qrs_off[k] = median_bound(group[:, 2])
+        before = r_peaks[k - 1] if k > 0 else -np.inf
+        after = r_peaks[k + 1] if k + 1 < len(r_peaks) else np.inf
+        p_waves, t_waves = [], []
+        for lead in leads:
+            p = np.asarray(waves[lead]["P"]).reshape(-1, 3)
+            p = p[(p[:, 1] > before) & (p[:, 1] < r)]
+            if len(p):
+                p_waves.append(p[-1])
+            t = np.asarray(waves[lead]["T"]).reshape(-1, 3)
+            t = t[(t[:, 1] > r) & (t[:, 1] < after)]
+            if len(t):
+                t_waves.append(t[0])
+        if len(p_waves) >= min_leads:
+            p_waves = np.array(p_waves)
+            result.p_on[k], result.p_peak[k], result.p_off[k] = (median_bound(p_waves[:, i]) for i in range(3))
+        if len(t_waves) >= min_leads:
+            t_waves = np.array(t_waves)
+            result.t_peak[k], result.t_off[k] = median_bound(t_waves[:, 1]), median_bound(t_waves[:, 2])
+    return result
