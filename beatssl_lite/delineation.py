@@ -13,21 +13,28 @@ on windows placed relative to each R peak (``beats.detect_r_peaks`` unless given
   and ST segments. From the fastest point in the 60 ms before / after R, the boundary is the first sample,
   going outwards, where v stays below ``QRS_ON_LEVEL`` / ``QRS_OFF_LEVEL`` x that beat's peak velocity for
   ``QRS_QUIET_S``: a notch inside a wide QRS is shorter than that. The search stops 200 / 250 ms from R.
-- **T**: in the window from ``T_START_S`` after the QRS offset to the earlier of ``T_STOP_RR`` x the RR interval
-  after R (capped at 800 ms) and the next QRS, the leads (low-passed at 15 Hz, minus the isoelectric vector at
-  the QRS onset) are projected on their dominant direction in that window (the first principal component), signed
-  so the T wave is a positive hump. The T peak is that hump's maximum; the T offset is found by the trapezium
-  method of Vázquez-Seisdedos et al. (BioMed Eng OnLine 2011) **[ref]**: from the steepest descent after the
-  peak, the point that maximises the trapezium area under the projection, which is robust to noise and to the
-  slow, tangent-free ends of T waves.
-- **P**: in the ``P_WINDOW_S`` before the QRS onset (not before the previous T offset) the leads (low-passed at
-  15 Hz, minus the isoelectric vector at the QRS onset) are projected on the direction of the record's average
-  P wave, the mean over its beats of their P windows aligned on R (a P wave is locked to its QRS, noise and
-  fibrillatory waves are not, so averaging keeps only the P). The P peak is the largest deflection of the beat's
-  projection; its onset and offset are where it falls below ``P_EDGE_LEVEL`` x the peak on either side.
-  A P wave is *present* when the record's average P wave is at least ``P_MIN_MV`` tall, and the beat's own P is
-  at least half as tall and correlates with it (``P_MIN_CORRELATION``): atrial fibrillation and flutter have no
-  QRS-locked P, so their average is flat or their beats do not match it, and the beats get no P (-1).
+- **T**: in the window from ``T_START_S`` after the QRS offset to the earliest of ``T_STOP_RR`` x the RR interval
+  after R, 800 ms after R and 100 ms before the next R, the leads (low-passed at 15 Hz, minus the isoelectric
+  vector at the QRS onset) are projected on their dominant direction in that window (the first principal
+  component). The T peak is the projection's largest interior extremum (its sign makes the T a positive hump; a
+  larger value at the window's edge is the ST slope or the next P wave, not a hump); the T offset is found by the
+  trapezium method of Vázquez-Seisdedos et al. (BioMed Eng OnLine 2011) **[ref]**: from the steepest descent
+  after the peak, the point within ``T_END_SEARCH_S`` that maximises the trapezium area under the projection,
+  robust to noise and to the slow, tangent-free ends of T waves.
+- **P**: in the ``P_WINDOW_S`` = 300 ms that end 20 ms before the QRS onset, after the previous beat's T offset
+  (earlier samples are set to the isoelectric level), the leads (low-passed at 15 Hz, minus the isoelectric
+  vector at the QRS onset) are projected on the direction of the record's average P wave: the mean over its
+  beats of these windows, aligned on the QRS onset as a P wave is (a P wave is locked to its QRS; noise and
+  fibrillatory waves are not, so the average keeps the P). The P peak is the beat's largest deflection in that
+  projection; its onset and offset are where it falls to ``P_ON_LEVEL`` / ``P_OFF_LEVEL`` of the way from that
+  side's lowest point to the peak (the TP and PR segments need not be at the same level). A P wave is *present*
+  when the record's average P is at least ``P_MIN_MV`` tall and the beat's own P is at least half as tall, peaks
+  within ``P_MAX_SHIFT_S`` of the average's peak and correlates with it (``P_MIN_CORRELATION``): atrial
+  fibrillation and flutter have no QRS-locked P, so their average is flat or their beats do not match it.
+
+Thresholds (the ``*_LEVEL`` values, ``T_STOP_RR``, ``T_END_SEARCH_S``, the P rules) were chosen on LUDB, the
+only annotated data here, among a few round values; ``benchmarks/bench_delineation.py`` prints the errors on the
+odd and even records separately and on the synthetic ECG, whose bounds are exact and were not used for tuning.
 
 Every boundary is a sample index; -1 marks a wave that is absent or could not be placed (no P, a T cut off by the
 record's end, a QRS too close to an edge to search around it).
@@ -43,23 +50,29 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
+from scipy.signal import find_peaks, resample_poly
 
-from .beats import _filtered, as_leads, check_fs, detect_r_peaks, usable_leads
-from .data import LEADS
+from .beats import as_leads, bandpass, check_fs, detect_r_peaks, usable_leads
 
+#: Records sampled slower (PTB-XL's 100 Hz) are delineated after polyphase upsampling to at least this rate, so
+#: that derivatives and thresholds resolve a QRS of 9 samples; boundaries are mapped back to the input's samples.
+WORKING_FS = 500.0
 QRS_SMOOTH_S = 0.01
-QRS_ON_LEVEL = 0.1
-QRS_OFF_LEVEL = 0.1
+QRS_ON_LEVEL = 0.08
+QRS_OFF_LEVEL = 0.08
 QRS_QUIET_S = 0.012
 QRS_ON_MAX_S = 0.2
 QRS_OFF_MAX_S = 0.25
 T_START_S = 0.04
-T_STOP_RR = 0.75
+T_STOP_RR = 0.6
 T_STOP_MAX_S = 0.8
+T_END_SEARCH_S = 0.1
 P_WINDOW_S = 0.3
-P_EDGE_LEVEL = 0.2
+P_ON_LEVEL = 0.2
+P_OFF_LEVEL = 0.35
 P_MIN_MV = 0.03
-P_MIN_CORRELATION = 0.5
+P_MIN_CORRELATION = 0.7
+P_MAX_SHIFT_S = 0.04
 WAVE_LOWPASS_HZ = 15.0
 
 
@@ -107,6 +120,18 @@ def _quiet_run(below: np.ndarray, length: int) -> np.ndarray:
     return counts >= length
 
 
+def _crossing(values: np.ndarray, outer: int, inner: int, level: float) -> int:
+    """The sample nearest to where ``values`` crosses ``level`` between neighbours ``inner`` (above) and ``outer``.
+
+    Linear interpolation between the two samples, so a boundary is not biased outwards by up to one sample
+    (10 ms at PTB-XL's 100 Hz).
+    """
+    above, below = values[inner] - level, level - values[outer]
+    if above <= 0 or below < 0:
+        return outer
+    return int(round(inner + (outer - inner) * above / (above + below)))
+
+
 def _qrs_bounds(velocity: np.ndarray, r: int, fs: float) -> tuple[int, int]:
     n = len(velocity)
     near = int(round(0.06 * fs))
@@ -119,11 +144,16 @@ def _qrs_bounds(velocity: np.ndarray, r: int, fs: float) -> tuple[int, int]:
     start = max(0, r - int(round(QRS_ON_MAX_S * fs)))
     back = velocity[start:fast_before + 1][::-1] < QRS_ON_LEVEL * peak
     run = np.flatnonzero(_quiet_run(back, quiet))
+    level = QRS_ON_LEVEL * peak
     onset = fast_before - int(run[0]) if len(run) else -1
+    if onset >= 0 and onset < fast_before:
+        onset = _crossing(velocity, onset, onset + 1, level)
     stop = min(n, r + int(round(QRS_OFF_MAX_S * fs)) + 1)
     ahead = velocity[fast_after:stop] < QRS_OFF_LEVEL * peak
     run = np.flatnonzero(_quiet_run(ahead, quiet))
     offset = fast_after + int(run[0]) if len(run) else -1
+    if offset > fast_after:
+        offset = _crossing(velocity, offset, offset - 1, QRS_OFF_LEVEL * peak)
     return onset, offset
 
 
@@ -151,13 +181,29 @@ def delineate(signal, fs: float, r_peaks=None) -> Delineation:
     x = as_leads(signal, fs)
     peaks = detect_r_peaks(signal, fs) if r_peaks is None else _check_peaks(r_peaks, x.shape[1])
     x = x[usable_leads(x)]
+    if len(peaks) == 0 or len(x) == 0:
+        result = Delineation.empty(len(peaks))
+        result.r_peak = peaks.copy()
+        return result
+    up = int(np.ceil(WORKING_FS / fs)) if fs < WORKING_FS else 1
+    if up == 1:
+        return _delineate_leads(x, fs, peaks)
+    result = _delineate_leads(resample_poly(x, up, 1, axis=1), fs * up, peaks * up)
+    for name in BOUNDS:
+        values = getattr(result, name)
+        setattr(result, name, np.where(values >= 0, np.minimum(np.round(values / up), x.shape[1] - 1), -1)
+                .astype(np.int64))
+    result.r_peak = peaks.copy()
+    return result
+
+
+def _delineate_leads(x: np.ndarray, fs: float, peaks: np.ndarray) -> Delineation:
+    """``delineate`` on checked, non-flat leads (n_leads, T) at a rate of at least ``WORKING_FS``."""
     result = Delineation.empty(len(peaks))
     result.r_peak = peaks.copy()
-    if len(peaks) == 0 or len(x) == 0:
-        return result
     n = x.shape[1]
-    clean = _filtered(x, fs, 0.5, 40.0)
-    slow = _filtered(x, fs, 0.5, WAVE_LOWPASS_HZ)
+    clean = bandpass(x, fs, 0.5, 40.0)
+    slow = bandpass(x, fs, 0.5, WAVE_LOWPASS_HZ)
     velocity = np.sqrt(((np.gradient(clean, axis=1) * fs) ** 2).sum(axis=0))
     velocity = uniform_filter1d(velocity, max(1, int(round(QRS_SMOOTH_S * fs))), mode="nearest")
 
@@ -183,11 +229,15 @@ def delineate(signal, fs: float, r_peaks=None) -> Delineation:
             continue
         segment = slow[:, start:stop] - iso[k][:, None]
         y = _principal_direction(segment) @ segment
-        if -y.min() > y.max():
-            y = -y
-        peak = int(np.argmax(y))
-        descent = peak + int(np.argmin(np.gradient(y[peak:])))
-        end = _trapezium_end(y, descent, len(y) - 1) if descent < len(y) - 1 else descent
+        # The T peak is the largest interior extremum: a larger value at the window's edge is the ST segment's
+        # slope or the next beat's P wave, not a hump.
+        humps = [(abs(y[i]), i, sign) for sign in (1, -1) for i in find_peaks(sign * y)[0]]
+        if not humps:
+            continue
+        _, peak, sign = max(humps)
+        y = sign * y
+        descent = peak + int(np.argmin(np.diff(y[peak:])))
+        end = _trapezium_end(y, descent, min(len(y) - 1, descent + int(round(T_END_SEARCH_S * fs))))
         result.t_peak[k], result.t_off[k] = start + peak, start + end
 
     _place_p_waves(result, slow, iso, fs)
@@ -196,22 +246,27 @@ def delineate(signal, fs: float, r_peaks=None) -> Delineation:
 
 def _place_p_waves(result: Delineation, slow: np.ndarray, iso: list, fs: float) -> None:
     """Fill p_on / p_peak / p_off in place (module docstring: P)."""
-    n = slow.shape[1]
     width = int(round(P_WINDOW_S * fs))
     margin = int(round(0.02 * fs))
     windows, kept = [], []
-    for k, r in enumerate(result.r_peak):
-        end = result.qrs_on[k] - margin if result.qrs_on[k] >= 0 else -1
-        if end < 0 or r - width - (r - result.qrs_on[k]) < 0:
-            continue
+    for k in range(len(result)):
+        end = result.qrs_on[k] - margin
         start = end - width
-        if start < 0:
+        if result.qrs_on[k] < 0 or start < 0:
             continue
-        windows.append(slow[:, start:end] - iso[k][:, None])
-        kept.append((k, start, end))
+        # The previous beat's waves are not this beat's P: the window starts after its T (or QRS) offset, and the
+        # samples before that are set to the isoelectric level so they weigh neither on the average nor the peak.
+        previous = max(result.t_off[k - 1], result.qrs_off[k - 1]) if k > 0 else -1
+        first = min(width, max(0, previous + 1 - start))
+        if width - first < int(round(0.06 * fs)):
+            continue
+        window = slow[:, start:end] - iso[k][:, None]
+        window[:, :first] = 0.0
+        windows.append(window)
+        kept.append((k, start, first))
     if not windows:
         return
-    # Align on the QRS onset: the windows all end `margin` before it and have the same length.
+    # The windows all end `margin` before their QRS onset: aligned on it, as a P wave is (the PR interval).
     stack = np.stack(windows)  # (n_beats, n_leads, width)
     average = stack.mean(axis=0)
     direction = _principal_direction(average)
@@ -220,28 +275,29 @@ def _place_p_waves(result: Delineation, slow: np.ndarray, iso: list, fs: float) 
         template, direction = -template, -direction
     if template.max() < P_MIN_MV:
         return
-    for (k, start, end), window in zip(kept, stack):
-        previous_t = result.t_off[k - 1] if k > 0 else -1
+    template_peak = int(np.argmax(template))
+    for (k, start, first), window in zip(kept, stack):
         y = direction @ window
-        first = max(0, previous_t - start + 1) if previous_t >= 0 else 0
-        if len(y) - first < int(round(0.06 * fs)):
-            continue
-        y = y.copy()
-        y[:first] = 0.0
         if np.corrcoef(y[first:], template[first:])[0, 1] < P_MIN_CORRELATION:
             continue
         peak = first + int(np.argmax(y[first:]))
         height = y[peak]
-        if height < 0.5 * template.max():
+        if height < 0.5 * template.max() or abs(peak - template_peak) > P_MAX_SHIFT_S * fs:
             continue
-        level = P_EDGE_LEVEL * height
-        before = np.flatnonzero(y[first:peak] < level)
-        after = np.flatnonzero(y[peak:] < level)
+        # Each side's level is measured from that side's own lowest point: the TP segment before a P wave and the
+        # PR segment after it need not lie at the same height.
+        base_before, base_after = y[first:peak + 1].min(), y[peak:].min()
+        level_on = base_before + P_ON_LEVEL * (height - base_before)
+        level_off = base_after + P_OFF_LEVEL * (height - base_after)
+        before = np.flatnonzero(y[first:peak] <= level_on)
+        after = np.flatnonzero(y[peak:] <= level_off)
         if len(before) == 0 or len(after) == 0:
             continue
-        result.p_on[k] = start + first + int(before[-1]) + 1
+        outer = first + int(before[-1])
+        result.p_on[k] = start + _crossing(y, outer, outer + 1, level_on)
         result.p_peak[k] = start + peak
-        result.p_off[k] = start + peak + int(after[0]) - 1
+        outer = peak + int(after[0])
+        result.p_off[k] = start + _crossing(y, outer, outer - 1, level_off)
 
 
 def annotated_delineation(waves: dict, fs: float, min_leads: int = 6) -> Delineation:

@@ -243,7 +243,7 @@ def plot_target_matrix(matrix: np.ndarray, labels=None, title: str | None = None
         raise ValueError(f"labels: expected {n} labels, got {len(labels)}")
     annotate = n <= 12 if annotate is None else annotate
     if ax is None:
-        size = min(2.0 + 0.45 * n, 6.5)
+        size = min(2.0 + 0.45 * n, 5.5)
         fig = Figure(figsize=(size + 1.0, size), layout="constrained")
         ax = fig.subplots()
     else:
@@ -541,4 +541,146 @@ def plot_rotation_slider(ecg12, fs: float, axis: str = "z", angles_deg=tuple(ran
                       currentvalue=dict(prefix=f"rotation about {axis}: ", suffix=" deg"))],
     )
     fig.update_xaxes(title_text="time (s)", row=len(rows), col=1)
+    return fig
+
+
+def _lead_rows(leads) -> list:
+    return [LEADS.index(normalize_lead_name(lead)) for lead in leads]
+
+
+def plot_r_peaks(signal, fs: float, detected, reference=None, leads=("II", "V1", "V5"), start_s: float = 0.0,
+                 stop_s: float | None = None, scored=None, title: str | None = None):
+    """Detected R peaks (red triangles) against reference peaks (black circles) on a few leads; return the figure.
+
+    signal: (12, n_samples) in ``LEADS`` order. detected, reference: sample indices (reference optional).
+    scored: optional (first, last) sample of the scored stretch; the rest is shaded grey. start_s / stop_s: the
+    time window shown.
+    """
+    import matplotlib.pyplot as plt
+
+    signal = np.asarray(signal, dtype=float)
+    if signal.ndim != 2 or signal.shape[0] != len(LEADS):
+        raise ValueError(f"signal: expected (12, n_samples) in LEADS order, got {signal.shape}")
+    n = signal.shape[1]
+    lo, hi = int(round(start_s * fs)), n if stop_s is None else min(n, int(round(stop_s * fs)))
+    time_s = np.arange(lo, hi) / fs
+    rows = _lead_rows(leads)
+    fig = plt.figure(figsize=(9.0, 1.5 * len(rows) + 0.7), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(rows), 1, sharex=True))
+    marks = {"detected": (np.asarray(detected, dtype=int), dict(marker="v", color="#d62728", ms=6, ls="none")),
+             "reference": (None if reference is None else np.asarray(reference, dtype=int),
+                           dict(marker="o", mfc="none", mec="k", ms=8, ls="none"))}
+    for ax, row in zip(axes, rows):
+        ax.plot(time_s, signal[row, lo:hi], color="#404040", lw=0.7)
+        for label, (peaks, style) in marks.items():
+            if peaks is None:
+                continue
+            shown = peaks[(peaks >= lo) & (peaks < hi)]
+            ax.plot(shown / fs, signal[row, shown], label=label, **style)
+        if scored is not None:
+            for a, b in ((lo, scored[0]), (scored[1], hi)):
+                if b > a:
+                    ax.axvspan(a / fs, b / fs, color="#000000", alpha=0.07, lw=0)
+        ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7, loc="upper right", ncol=2)
+    axes[-1].set_xlabel("time (s)", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    plt.close(fig)
+    return fig
+
+
+def plot_beat_overlay(windows, fs: float, leads=("II", "V1", "V5"), labels=None, title: str | None = None):
+    """All beats of a record overlaid, aligned on their R peak, one panel per lead; return the figure.
+
+    windows: a ``beats.BeatWindows`` (its windows (n_beats, 12, L) and centre). labels: optional one class name
+    per beat (e.g. beat classes), each drawn in its own colour; without, beats are thin grey and their median
+    thick black.
+    """
+    import matplotlib.pyplot as plt
+
+    stack = np.asarray(windows.windows, dtype=float)
+    if stack.ndim != 3 or stack.shape[1] != len(LEADS):
+        raise ValueError(f"windows: expected (n_beats, 12, L) beat windows, got {stack.shape}")
+    if labels is not None and len(labels) != len(stack):
+        raise ValueError(f"labels: expected {len(stack)} labels, one per beat, got {len(labels)}")
+    time_ms = (np.arange(stack.shape[2]) - windows.centre) * 1000.0 / fs
+    rows = _lead_rows(leads)
+    fig = plt.figure(figsize=(3.2 * len(rows), 3.0), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(rows), sharex=True))
+    colours = {}
+    for ax, row in zip(axes, rows):
+        for k, beat in enumerate(stack[:, row]):
+            if labels is None:
+                ax.plot(time_ms, beat, color="#9a9a9a", lw=0.6)
+            else:
+                colour = colours.setdefault(labels[k], f"C{len(colours)}")
+                ax.plot(time_ms, beat, color=colour, lw=0.8, label=labels[k] if ax is axes[0] else None)
+        if labels is None and len(stack):
+            ax.plot(time_ms, np.median(stack[:, row], axis=0), color="k", lw=1.6, label="median beat")
+        ax.axvline(0.0, color="#d62728", lw=0.6, ls=":")
+        ax.set_title(LEADS[row], fontsize=9)
+        ax.set_xlabel("ms from R", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("mV", fontsize=8)
+    handles, names = axes[0].get_legend_handles_labels()
+    unique = dict(zip(names, handles))
+    if unique:
+        axes[0].legend(unique.values(), unique.keys(), fontsize=7, loc="upper left")
+    if title:
+        fig.suptitle(f"{title} ({len(stack)} beats)", fontsize=10)
+    plt.close(fig)
+    return fig
+
+
+#: Which wave each delineation bound belongs to, for its colour in ``plot_delineation``.
+_BOUND_WAVES = {"p_on": "P", "p_peak": "P", "p_off": "P", "qrs_on": "QRS", "r_peak": "QRS", "qrs_off": "QRS",
+                "t_peak": "T", "t_off": "T"}
+
+
+def plot_delineation(signal, fs: float, delineation, beat: int, reference=None, reference_beat: int | None = None,
+                     leads=("II", "V1", "V5"), before_ms: float = 350.0, after_ms: float = 550.0,
+                     title: str | None = None):
+    """One beat with its delineation: solid lines at the detected bounds, dashed at the reference's; the figure.
+
+    signal: (12, n_samples). delineation / reference: ``delineation.Delineation`` objects (per-beat sample
+    indices, -1 where absent); ``beat`` / ``reference_beat`` index the beat in each. Colours: P, QRS, T as in
+    ``WAVE_COLOURS``. The window runs from ``before_ms`` before to ``after_ms`` after the beat's R peak.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    signal = np.asarray(signal, dtype=float)
+    if signal.ndim != 2 or signal.shape[0] != len(LEADS):
+        raise ValueError(f"signal: expected (12, n_samples) in LEADS order, got {signal.shape}")
+    if not 0 <= beat < len(delineation.r_peak):
+        raise ValueError(f"beat: expected an index in [0, {len(delineation.r_peak)}), got {beat}")
+    n = signal.shape[1]
+    r = int(delineation.r_peak[beat])
+    lo = max(0, r - int(round(before_ms * fs / 1000.0)))
+    hi = min(n, r + int(round(after_ms * fs / 1000.0)) + 1)
+    time_ms = (np.arange(lo, hi) - r) * 1000.0 / fs
+    rows = _lead_rows(leads)
+    fig = plt.figure(figsize=(8.0, 1.6 * len(rows) + 0.9), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(rows), 1, sharex=True))
+    sources = [(delineation, beat, "-", "detected")]
+    if reference is not None and reference_beat is not None:
+        sources.append((reference, reference_beat, "--", "reference"))
+    for ax, row in zip(axes, rows):
+        ax.plot(time_ms, signal[row, lo:hi], color="#303030", lw=0.9)
+        for source, k, style, name in sources:
+            for bound, wave in _BOUND_WAVES.items():
+                sample = int(getattr(source, bound)[k])
+                if lo <= sample < hi:
+                    ax.axvline((sample - r) * 1000.0 / fs, color=WAVE_COLOURS[wave], ls=style, lw=1.0)
+        ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    legend = [Line2D([], [], color=WAVE_COLOURS[w], label=w) for w in ("P", "QRS", "T")]
+    legend += [Line2D([], [], color="k", ls=style, label=name) for _, _, style, name in sources]
+    axes[0].legend(handles=legend, fontsize=7, loc="upper right", ncol=len(legend))
+    axes[-1].set_xlabel("ms from the R peak", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    plt.close(fig)
     return fig

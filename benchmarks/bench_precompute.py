@@ -8,7 +8,9 @@ when neither is there, said so in the output), in one process:
    with n_jobs=2, each into a fresh temporary cache: records per second, and the n_jobs=2 / n_jobs=1 speed-up;
    the two caches must be identical (determinism across worker counts);
 2. warm call (the merged cache exists): load time, and the cold (n_jobs=2) / warm time ratio;
-3. per-batch target construction from the cache (what training does at every step) for a batch of 256 records:
+3. when the data is PTB-XL: record-level agreement of the beat classes with PTB-XL's PVC / PAC / atrial
+   fibrillation statements (PTB-XL has no beat labels);
+4. per-batch target construction from the cache (what training does at every step) for a batch of 256 records:
    ``rhythm_targets`` soft_1 ** 50 and soft_2, ``beat_targets`` hard and soft_1, in ms.
 Wall-clock times on a shared machine move with its load: read the ratios, and rerun when in doubt.
 """
@@ -34,6 +36,26 @@ def timed(function, *args, **kwargs):
 def same_cache(a: targets.TargetCache, b: targets.TargetCache) -> bool:
     arrays = ("record_features", "beat_features", "beat_offsets", "r_peaks", "beat_classes")
     return all(np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True) for name in arrays)
+
+
+def print_statement_agreement(cache: targets.TargetCache, meta) -> None:
+    """Record-level agreement of the beat classes with PTB-XL's rhythm/form statements (no beat labels exist)."""
+    codes = [set(m["scp_codes"]) for m in meta]
+    present = np.array([[(cache.beat_classes[a:b] == k).any() for k in range(len(targets.BEAT_CLASSES))]
+                        for a, b in zip(cache.beat_offsets[:-1], cache.beat_offsets[1:])])
+    has = lambda *names: np.array([bool(c & set(names)) for c in codes])  # noqa: E731
+    pvc, pac, af = has("PVC", "BIGU", "TRIGU"), has("PAC"), has("AFIB", "AFLT")
+    ectopy_free = ~(pvc | pac | af | has("SARRH", "SVTAC", "PSVT", "SVARR"))
+    v, s, f = (present[:, targets.BEAT_CLASSES.index(c)] for c in "VSF")
+    print("\nbeat classes vs PTB-XL statements (record level: a record 'has' a class if one of its beats has it):")
+    def share(flags, where):
+        return f"{flags[where].mean():.3f} of {where.sum()}" if where.any() else "- (no such record)"
+
+    print(f"  PVC/bigeminy/trigeminy records with a V beat: {share(v, pvc)}")
+    print(f"  PAC records with an S beat: {share(s, pac)}")
+    print(f"  atrial fibrillation/flutter records with an S beat: {share(s, af)}")
+    print(f"  records without any ectopy/arrhythmia statement with a V beat: {share(v, ectopy_free)}, "
+          f"an S beat: {share(s, ectopy_free)}, an F beat: {share(f, ectopy_free)}")
 
 
 def main(argv=None) -> None:
@@ -71,7 +93,10 @@ def main(argv=None) -> None:
                                        for c, k in zip(targets.BEAT_CLASSES, classes)))
     undefined = np.isnan(serial.record_features).mean(axis=0)
     print("record features undefined (NaN) in: " + ", ".join(
-        f"{name} {u:.0%}" for name, u in zip(serial.record_feature_names, undefined) if u > 0) or "none")
+        f"{name} {u:.1%}" for name, u in zip(serial.record_feature_names, undefined) if u > 0) or "none")
+
+    if dataset.meta is not None and all("scp_codes" in m for m in dataset.meta):
+        print_statement_agreement(serial, dataset.meta)
 
     rng = np.random.default_rng(0)
     batch = serial.batch(rng.choice(n, size=min(args.batch, n), replace=False))

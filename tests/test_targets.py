@@ -263,8 +263,11 @@ def test_classifier_on_constructed_beats():
     # wide premature beat: V; late wide beat without P (ventricular escape): V
     assert classes_of([sinus] * 4 + [(650, 150, 0), (1350, 90, 1), sinus]) == "NNNNVNN"
     assert classes_of([sinus] * 4 + [(1500, 160, 0), sinus]) == "NNNNVN"
-    # on time, P present, QRS between conducted and ventricular: F
-    assert classes_of([sinus] * 4 + [(1000, 115, 1), sinus]) == "NNNNFN"
+    # on time, P present, QRS much wider than the conducted beats: F; without the P wave: V
+    assert classes_of([sinus] * 4 + [(1000, 125, 1), sinus]) == "NNNNFN"
+    assert classes_of([sinus] * 4 + [(1000, 125, 0), sinus]) == "NNNNVN"
+    # boundary jitter (QRS 20 ms wider than the dominant) is not enough: N
+    assert classes_of([sinus] * 4 + [(1000, 110, 1), sinus]) == "NNNNNN"
     # undefined QRS: Q
     assert classes_of([sinus] * 3 + [(1000, np.nan, 1), sinus]) == "NNNQN"
     # bundle branch block: every beat wide, none unlike the others: N (AAMI)
@@ -416,3 +419,46 @@ def test_cache_key_and_bad_arguments(stand_in_features, tmp_path):
     with pytest.raises(ValueError, match="chunk_size"):
         targets.precompute(ds, cache_dir=tmp_path, chunk_size=0)
     assert not any(tmp_path.iterdir())  # nothing written before the arguments are checked
+
+
+# ------------------------------------------------------------------ with the real feature extractor
+
+
+@pytest.fixture(scope="module")
+def synthetic_100hz():
+    from beatssl_lite.synthetic import make_synthetic_dataset
+
+    return make_synthetic_dataset(120, fs=100.0, seed=3)
+
+
+def test_classifier_on_synthetic_records(synthetic_100hz):
+    """The synthetic ECG has no ectopic beats: sinus beats (bundle branch blocks included) must come out N, and
+    the irregular beats of its atrial-fibrillation-like records must not be called premature (S)."""
+    from beatssl_lite import features
+
+    sinus, fibrillation = np.zeros(5, int), np.zeros(5, int)
+    for signal, meta in zip(synthetic_100hz.signals, synthetic_100hz.meta):
+        codes = targets.classify_beats(features.extract(signal, synthetic_100hz.fs))
+        counts = np.bincount(codes, minlength=len(BEAT_CLASSES))
+        if meta["rhythm"] == "sinus":
+            sinus += counts
+        else:
+            fibrillation += counts
+    classified = sinus[:4].sum()  # Q beats (cut by the record's edges) aside
+    assert sinus[0] / classified >= 0.97, dict(zip(BEAT_CLASSES, sinus))
+    assert fibrillation.sum() > 20 and fibrillation[1] == 0, dict(zip(BEAT_CLASSES, fibrillation))
+
+
+def test_precompute_with_real_features_is_deterministic_across_workers(synthetic_100hz, tmp_path):
+    from beatssl_lite import features
+
+    ds = synthetic_100hz.subset(np.arange(6))
+    serial = targets.precompute(ds, cache_dir=tmp_path / "a", n_jobs=1, progress=False, chunk_size=6)
+    parallel = targets.precompute(ds, cache_dir=tmp_path / "b", n_jobs=2, progress=False, chunk_size=2)
+    assert_same_cache(serial, parallel)
+    assert serial.record_feature_names == features.RECORD_FEATURES
+    direct = features.extract(ds.signals[4], ds.fs)
+    batch = serial.batch([4])
+    np.testing.assert_array_equal(batch.beat_features, direct.beats)
+    np.testing.assert_array_equal(batch.r_peaks[0], direct.r_peaks)
+    np.testing.assert_array_equal(batch.beat_classes, targets.classify_beats(direct))
