@@ -101,13 +101,20 @@ def cosine_similarity(features: np.ndarray) -> np.ndarray:
     """
     features = _check_features(features, "features")
     finite = np.isfinite(features)
+    mask = finite.astype(np.float64)
     x = np.where(finite, features, 0.0)
-    dot = x @ x.T
-    # norm2[i, j]: squared norm of item i restricted to the features that j also has.
-    norm2 = (x * x) @ finite.T.astype(np.float64)
-    denom = norm2 * norm2.T
+    squares = x * x
+    # In place on as few (N, N) arrays as possible: for the thousands of beats of a batch, allocating and touching
+    # each (N, N) temporary costs more than the arithmetic. x.T.copy() makes numpy use gemm, faster than syrk here.
+    sim = x @ x.T.copy()
+    # denom[i, j] = |x_i|^2 over the features j has  *  |x_j|^2 over the features i has
+    denom = squares @ mask.T
+    denom *= mask @ squares.T
     np.sqrt(denom, out=denom)
-    sim = np.divide(dot, denom, out=np.zeros_like(dot), where=denom > 0)
+    empty = denom == 0
+    denom[empty] = 1.0
+    sim /= denom
+    sim[empty] = 0.0
     return np.clip(sim, 0.0, 1.0, out=sim)
 
 
@@ -166,18 +173,22 @@ def rbf_similarity(features: np.ndarray, names=None, scales=None) -> np.ndarray:
     e = np.stack(columns, axis=1) if columns else np.zeros((n, 0))
     m = np.stack(masks, axis=1).astype(np.float64) if masks else np.zeros((n, 0))
     e = e * m
-    # sum over common columns of (e_i - e_j)**2 = sum e_i**2 m_j + sum e_j**2 m_i - 2 e_i . e_j
-    sq = (e * e) @ m.T
-    d2 = e @ e.T
+    squares = e * e
+    # sum over common columns of (e_i - e_j)**2 = sum e_i**2 m_j + sum e_j**2 m_i - 2 e_i . e_j, built in place
+    # (as in cosine_similarity: (N, N) temporaries cost more than the arithmetic).
+    d2 = e @ e.T.copy()
     d2 *= -2.0
-    d2 += sq
-    d2 += sq.T
+    d2 += squares @ m.T
+    d2 += m @ squares.T
     np.maximum(d2, 0.0, out=d2)
-    common = finite.astype(np.float64) @ finite.T.astype(np.float64)
     # k = exp(-d2 / (2 common)) where the pair shares a feature, else 0
-    d2 /= -2.0 * np.maximum(common, 1.0)
+    common = finite.astype(np.float64) @ finite.T.astype(np.float64)
+    none = common == 0
+    common[none] = 1.0
+    common *= -2.0
+    d2 /= common
     sim = np.exp(d2, out=d2)
-    sim[common == 0] = 0.0
+    sim[none] = 0.0
     return sim
 
 
@@ -194,9 +205,15 @@ def similarity(features: np.ndarray, strategy: str = "soft_1", power: float = 1.
     features = _check_features(features, "features")
     if strategy == "hard":
         return np.eye(len(features))
-    if strategy == "soft_1":
-        return cosine_similarity(features) ** power
-    return rbf_similarity(features, names=names, scales=scales) ** power
+    sim = cosine_similarity(features) if strategy == "soft_1" else rbf_similarity(features, names, scales)
+    if power != 1.0:
+        # sim ** power as exp(power * log(sim)), in place: several times faster than np.power on (M, M) beat
+        # matrices, and log(0) = -inf gives exactly 0.
+        with np.errstate(divide="ignore"):
+            np.log(sim, out=sim)
+        sim *= power
+        np.exp(sim, out=sim)
+    return sim
 
 
 def two_view_targets(targets: np.ndarray) -> np.ndarray:
@@ -274,15 +291,15 @@ def beat_targets(
         raise ValueError(f"scope: expected 'batch' or 'record', got {scope!r}")
     if strategy == "hard":
         _check_power(power)
-        known = beat_classes != BEAT_CLASSES.index("Q")
-        targets = (beat_classes[:, None] == beat_classes[None, :]) & known[:, None] & known[None, :]
-        targets = targets.astype(np.float64)
+        # Give every Q beat a code of its own (-1, -2, ...) so that it matches no other beat, then compare codes.
+        codes = np.where(beat_classes == BEAT_CLASSES.index("Q"), -1 - np.arange(m), beat_classes)
+        targets = (codes[:, None] == codes[None, :]).astype(np.float64)
     else:
         if strategy == "soft_2" and names is None:
             from .features import BEAT_FEATURES as names
         targets = similarity(beat_features, strategy, power, names=names)
     if scope == "record":
-        targets = targets * (beat_record_index[:, None] == beat_record_index[None, :])
+        targets *= beat_record_index[:, None] == beat_record_index[None, :]
     np.fill_diagonal(targets, 0.0)
     return targets
 
@@ -342,8 +359,14 @@ def classify_beats(
     beats = features.beats if hasattr(features, "beats") else features
     if names is None:
         from .features import BEAT_FEATURES as names
-    beats = _check_features(np.asarray(beats, dtype=np.float64).reshape(-1, len(names)), "features.beats")
     names = [str(name) for name in names]
+    beats = np.asarray(beats, dtype=np.float64)
+    if beats.size == 0:
+        beats = beats.reshape(0, len(names))
+    beats = _check_features(beats, "features.beats")
+    if beats.shape[1] != len(names):
+        raise ValueError(f"features: expected (n_beats, {len(names)}) beat features, one column per name in "
+                         f"names, got {beats.shape}")
     missing = [name for name in _CLASSIFIER_INPUTS if name not in names]
     if missing:
         raise ValueError(f"names: the beat classifier needs feature(s) {missing}, got {names}")
@@ -357,7 +380,9 @@ def classify_beats(
     with np.errstate(invalid="ignore"):
         premature = rr_pre < premature_ratio * rr_ref
     conducted = qrs[~premature & np.isfinite(qrs)]
-    qrs_dom = np.median(conducted) if len(conducted) else np.nanmedian(qrs) if np.isfinite(qrs).any() else np.nan
+    if len(conducted) == 0:  # every measured beat is premature: compare with all of them
+        conducted = qrs[np.isfinite(qrs)]
+    qrs_dom = np.median(conducted) if len(conducted) else np.nan
     with np.errstate(invalid="ignore"):
         wide = qrs >= wide_qrs_ms
         widened = qrs >= qrs_dom + widening_ms

@@ -286,6 +286,11 @@ def test_classifier_edge_cases():
     assert classes_of([(np.nan, 90, 1)]) == "N"  # one beat, no RR at all
     with pytest.raises(ValueError, match="needs feature"):
         targets.classify_beats(np.zeros((2, 3)), names=("rr_pre_ms", "qrs_ms", "p_present"))
+    with pytest.raises(ValueError, match="one column per name"):
+        targets.classify_beats(np.zeros((3, 5)), names=CLASSIFIER_NAMES)
+    # no RR at all: prematurity is unknown, width alone still tells a ventricular beat
+    assert classes_of([(np.nan, 90, 1), (np.nan, 90, 1)]) == "NN"
+    assert classes_of([(np.nan, 90, 1), (np.nan, 90, 1), (np.nan, 160, 0)]) == "NNV"
 
 
 # ------------------------------------------------------------------ plots used by the chapter
