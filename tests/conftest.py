@@ -10,26 +10,21 @@ REPO = Path(__file__).resolve().parents[1]
 _CANDIDATES = [os.environ.get("BEATSSL_DATA"), REPO.parent / "shared" / "data"]
 
 
-def _real_root(folder: str) -> Path | None:
+def _real_root_or_skip(folder: str, name: str) -> Path:
+    """The first data root holding ``folder``, or skip the test saying how to provide one."""
     for candidate in _CANDIDATES:
         if candidate and (Path(candidate) / folder).is_dir():
             return Path(candidate)
-    return None
+    pytest.skip(f"real {name} not found: set BEATSSL_DATA to a folder holding {folder}/")
 
 
 @pytest.fixture(scope="session")
 def ludb_root() -> Path:
     """A data root holding ludb/, or skip."""
-    root = _real_root("ludb")
-    if root is None:
-        pytest.skip("real LUDB not found: set BEATSSL_DATA to a folder holding ludb/")
-    return root
+    return _real_root_or_skip("ludb", "LUDB")
 
 
 @pytest.fixture(scope="session")
 def ptbxl_root() -> Path:
     """A data root holding ptb-xl/, or skip."""
-    root = _real_root("ptb-xl")
-    if root is None:
-        pytest.skip("real PTB-XL not found: set BEATSSL_DATA to a folder holding ptb-xl/")
-    return root
+    return _real_root_or_skip("ptb-xl", "PTB-XL")
