@@ -20,13 +20,18 @@ Two variants, and what each discards:
 
 Implementation [ours: same result as the step-by-step recipe up to float rounding, tested against it]:
 - Steps 1-4 are one linear map per record, A = B S R D_inv on the 8 independent leads; folding in the selection
-  of those 8 leads and the derived-lead identities makes it a 12 x 12 map, so the whole batch is one batched
-  matrix product; rotation matrices for the whole batch come from tensor ops, not scipy.
-- Every wrapping mask is a window of one periodic template [1]*L + [0]*(T-L), read at offset (T - start) mod T:
-  the template's T windows are one strided view, and a gather copies the chosen ones. On a CPU this is two orders
-  of magnitude faster than comparing (t - start) mod T < L for every sample, and gives the same mask (tested).
-- ``out=`` writes into a preallocated tensor: on a CPU, mapping a fresh 61 MB output (256 x 12 x 5000 float32)
-  page by page costs about as much as the augmentation itself (``benchmarks/bench_augment.py`` measures both).
+  of those 8 leads and the derived-lead identities makes it a 12 x 12 map (4 of its columns zero); rotation
+  matrices for the whole batch come from tensor ops, not scipy.
+- On a CPU, map and mask are one pass (a numba kernel, records split over torch's thread count): each output lead computes only its
+  unmasked samples from the 8 independent input leads and writes zeros over the rest. A batched matrix product
+  followed by a masked fill reads and writes the whole output twice and computes the half that is then thrown
+  away; the CPU is memory-bound here, so one pass is about 4x faster (``benchmarks/bench_augment.py``).
+- On other devices (GPU): one batched 12 x 12 product, then a masked fill. Every wrapping mask is a window of one
+  periodic template [1]*L + [0]*(T-L), read at offset (T - start) mod T: the template's T windows are one strided
+  view, and a gather copies the chosen ones (the same mask as comparing (t - start) mod T < L, tested).
+- ``out=`` writes into a preallocated tensor, as a training loop can: a fresh 61 MB output (256 x 12 x 5000
+  float32) must first be mapped and zeroed by the kernel page by page. CPU outputs are allocated through numpy,
+  which asks Linux for 2 MB pages; with torch's 4 kB pages the page faults cost several times the augmentation.
 
 Everything runs in torch on the input's device, batched ``(batch, 12, time)``; numpy in gives numpy out.
 Randomness comes from a seeded ``torch.Generator`` on the CPU, so the same seed gives the same views on any device.
@@ -34,9 +39,13 @@ Randomness comes from a seeded ``torch.Generator`` on the CPU, so the same seed 
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import threading
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 
@@ -81,11 +90,13 @@ def rotation_matrices(angles_rad: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"angles_rad: expected a tensor of shape (batch, 3), got {shape}")
     cz, cy, cx = torch.cos(angles_rad).unbind(1)
     sz, sy, sx = torch.sin(angles_rad).unbind(1)
-    one, zero = torch.ones_like(cz), torch.zeros_like(cz)
-    rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], 1).view(-1, 3, 3)
-    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], 1).view(-1, 3, 3)
-    rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], 1).view(-1, 3, 3)
-    return rx @ ry @ rz
+    # The product Rx Ry Rz multiplied out (one stack instead of three matrices and two products: the batch's maps
+    # are rebuilt at every training step). The tests check it against the three factors and against scipy.
+    return torch.stack([
+        cy * cz, -cy * sz, sy,
+        cx * sz + sx * sy * cz, cx * cz - sx * sy * sz, -sx * cy,
+        sx * sz - cx * sy * cz, sx * cz + cx * sy * sz, cx * cy,
+    ], 1).view(-1, 3, 3)
 
 
 def lead_maps(rotations: torch.Tensor, scales: torch.Tensor, config: ThreeKGConfig) -> torch.Tensor:
@@ -94,8 +105,8 @@ def lead_maps(rotations: torch.Tensor, scales: torch.Tensor, config: ThreeKGConf
     Plain: B S R D; residual: I + B (S R - I) D (B the back-projection, D the VCG matrix, S = diag(scales)).
     """
     like = dict(dtype=rotations.dtype, device=rotations.device)
-    to_vcg = torch.as_tensor(MATRICES[config.vcg_matrix], **like)
-    back = torch.as_tensor(BACK_PROJECTIONS[config.back_projection], **like)
+    to_vcg = _constant("vcg", config.vcg_matrix).to(**like)
+    back = _constant("back", config.back_projection).to(**like)
     dipole_map = scales.unsqueeze(-1) * rotations  # S @ R with S diagonal
     if config.residual:
         return torch.eye(8, **like) + back @ (dipole_map - torch.eye(3, **like)) @ to_vcg
@@ -108,10 +119,21 @@ def twelve_lead_maps(maps8: torch.Tensor) -> torch.Tensor:
     Output rows: the 8 mapped leads plus III, aVR, aVL, aVF derived from the mapped I and II; input columns of
     the 4 derived leads are zero (they carry no information the 8 independent leads lack).
     """
-    expand = eight_to_twelve(torch.eye(8, dtype=maps8.dtype, device=maps8.device))  # (12, 8)
-    select = expand.new_zeros(8, 12)
-    select[torch.arange(8), torch.tensor(INDEPENDENT_INDEX)] = 1.0
-    return expand @ maps8 @ select
+    mapped = _constant("expand", "").to(maps8) @ maps8  # (B, 12, 8): rows of the derived leads from I and II
+    maps12 = mapped.new_zeros(maps8.shape[0], 12, 12)
+    maps12[:, :, INDEPENDENT_INDEX] = mapped
+    return maps12
+
+
+@functools.cache
+def _constant(kind: str, name: str) -> torch.Tensor:
+    """The fixed float64 CPU matrices the maps are built from, made once: a VCG matrix, a back-projection, or the
+    (12, 8) expansion of the 8 independent leads to 12."""
+    if kind == "vcg":
+        return torch.as_tensor(MATRICES[name], dtype=torch.float64)
+    if kind == "back":
+        return torch.as_tensor(BACK_PROJECTIONS[name], dtype=torch.float64)
+    return eight_to_twelve(torch.eye(8, dtype=torch.float64))
 
 
 def mask_length(n_samples: int, mask_fraction: float) -> int:
@@ -171,29 +193,111 @@ def make_parameters(angles_deg, scales=(1.0, 1.0, 1.0), mask_start=0, batch: int
 def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: torch.Tensor | None = None):
     """Apply given 3KG parameters (as from ``sample_parameters``) to ECGs ``x`` (B, 12, T) -> (B, 12, T).
 
-    out: optional contiguous tensor of x's shape, dtype and device to write into (reusing one saves the
-    allocation, which on a CPU costs about as much as the augmentation itself: first-touch page faults).
+    out: optional contiguous tensor of x's shape, dtype and device to write into, not sharing memory with x
+    (reusing one saves allocating and zeroing fresh memory, which on a CPU costs about as much as the augmentation).
     """
     _check_batch(x)
     x = x if x.is_floating_point() else x.float()
     batch, _, n_samples = x.shape
     _check_params(params, batch)
-    if out is None:
-        out = torch.empty_like(x, memory_format=torch.contiguous_format)
-    elif out.shape != x.shape or out.dtype != x.dtype or out.device != x.device or not out.is_contiguous():
-        raise ValueError(f"out: expected a contiguous {x.dtype} tensor of shape {tuple(x.shape)} on {x.device}, "
-                         f"got {out.dtype} {tuple(out.shape)} on {out.device}")
+    if out is not None:
+        _check_out(out, x)
     # The maps are tiny: built in float64 on the CPU (some devices have no float64) and cast once, so float32 views
     # carry one rounding, not three.
     rotations = rotation_matrices(params["angles_deg"].cpu().double() * (math.pi / 180))
     maps = twelve_lead_maps(lead_maps(rotations, params["scales"].cpu().double(), config)).to(x.device, x.dtype)
     length = mask_length(n_samples, config.mask_fraction)
+    if _runs_fused(x):
+        out = _empty_like(x) if out is None else out
+        starts = (params["mask_start"].long() % n_samples).numpy()
+        _project_and_mask_cpu(x.contiguous().numpy(), maps.numpy(), starts, length, out.numpy())
+        return out
     windows = _mask_windows(n_samples, length, x.device)
     offsets = (n_samples - params["mask_start"].to(x.device, torch.long)) % n_samples
-    torch.bmm(maps, x, out=out)
-    if length:
-        out.masked_fill_(windows[offsets], 0.0)
-    return out
+    out = torch.bmm(maps, x) if out is None else torch.bmm(maps, x, out=out)
+    return out.masked_fill(windows[offsets], 0.0) if x.requires_grad else out.masked_fill_(windows[offsets], 0.0)
+
+
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _runs_fused(x: torch.Tensor) -> bool:
+    """The fused CPU kernel takes float32/float64 CPU tensors outside autograd; anything else (GPU, half precision,
+    a tensor that requires grad) takes the torch path: a batched product, then a masked fill."""
+    return x.device.type == "cpu" and x.dtype in _NUMPY_DTYPES and not x.requires_grad
+
+
+def _empty_like(x: torch.Tensor) -> torch.Tensor:
+    """An uninitialised CPU tensor like x, allocated by numpy, which madvises 2 MB pages for large arrays."""
+    return torch.from_numpy(np.empty(tuple(x.shape), dtype=_NUMPY_DTYPES[x.dtype]))
+
+
+@numba.njit(nogil=True, cache=True)
+def _project_segment(x8, coefficients, row, start, stop):
+    """row[start:stop] = sum_k coefficients[k] * x8[k][start:stop], one pass over the row."""
+    a0, a1, a2, a3, a4, a5, a6, a7 = coefficients
+    x0, x1, x2, x3, x4, x5, x6, x7 = x8
+    # Slicing first lets every index start at 0: numba then drops its negative-index check and LLVM vectorises.
+    r = row[start:stop]
+    y0, y1, y2, y3, y4, y5, y6, y7 = (x0[start:stop], x1[start:stop], x2[start:stop], x3[start:stop],
+                                      x4[start:stop], x5[start:stop], x6[start:stop], x7[start:stop])
+    for t in range(r.shape[0]):
+        r[t] = (a0 * y0[t] + a1 * y1[t] + a2 * y2[t] + a3 * y3[t]) + (a4 * y4[t] + a5 * y5[t] + a6 * y6[t] + a7 * y7[t])
+
+
+@numba.njit(nogil=True, cache=True)
+def _project_and_mask_records(x, maps, columns, starts, length, out, first, stop):
+    """Records first..stop-1: out[b, j] = maps[b, j, columns] @ x[b, columns] outside lead j's masked block
+    [starts[b, j], starts[b, j] + length) (wrapping, 0 <= start < T), zero inside it."""
+    n_samples = x.shape[2]
+    for b in range(first, stop):
+        record = x[b]
+        x8 = (record[columns[0]], record[columns[1]], record[columns[2]], record[columns[3]],
+              record[columns[4]], record[columns[5]], record[columns[6]], record[columns[7]])
+        # Zeroing the whole record, then overwriting the unmasked half, is faster than writing each part once
+        # (about 15 %, measured): one sequential pass brings the output into cache, and the product writes hit it.
+        out[b] = 0.0
+        for lead in range(x.shape[1]):
+            m = maps[b, lead]
+            coefficients = (m[columns[0]], m[columns[1]], m[columns[2]], m[columns[3]],
+                            m[columns[4]], m[columns[5]], m[columns[6]], m[columns[7]])
+            start = starts[b, lead]
+            end = start + length
+            if end <= n_samples:  # masked [start, end): the product on both sides
+                _project_segment(x8, coefficients, out[b, lead], 0, start)
+                _project_segment(x8, coefficients, out[b, lead], end, n_samples)
+            else:  # the mask wraps: masked [start, T) and [0, end - T), the product in between
+                _project_segment(x8, coefficients, out[b, lead], end - n_samples, start)
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _project_and_mask_parallel(x, maps, columns, starts, length, out, n_chunks):
+    """``_project_and_mask_records`` over the whole batch, in ``n_chunks`` contiguous runs of records in parallel."""
+    batch = x.shape[0]
+    for chunk in numba.prange(n_chunks):
+        _project_and_mask_records(x, maps, columns, starts, length, out,
+                                  chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks)
+
+
+# numba's threading layers: GNU OpenMP kills a forked child that starts a parallel region after its parent did, and
+# the fallback layer (workqueue) must not be entered by two threads at once. So parallel runs are serialised, and
+# a process forked after one (e.g. a DataLoader worker) runs the kernel on one thread.
+_parallel_lock = threading.Lock()
+_parallel_pid: int | None = None
+
+
+def _project_and_mask_cpu(x: np.ndarray, maps: np.ndarray, starts: np.ndarray, length: int, out: np.ndarray):
+    """The fused CPU pass over a batch, on ``torch.get_num_threads()`` threads (records split between them)."""
+    global _parallel_pid
+    columns = np.asarray(INDEPENDENT_INDEX, dtype=np.int64)
+    workers = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, x.shape[0])
+    with _parallel_lock:
+        if workers > 1 and _parallel_pid in (None, os.getpid()):
+            _parallel_pid = os.getpid()
+            numba.set_num_threads(workers)
+            _project_and_mask_parallel(x, maps, columns, starts, length, out, workers)
+            return
+    _project_and_mask_records(x, maps, columns, starts, length, out, 0, x.shape[0])
 
 
 def _generator(generator) -> torch.Generator | None:
@@ -237,6 +341,14 @@ def _check_batch(x) -> None:
         raise ValueError(f"x: expected a batch of 12-lead ECGs of shape (batch, 12, time), got {shape}")
     if x.shape[-1] < 1:
         raise ValueError("x: expected at least one sample per lead, got time = 0")
+
+
+def _check_out(out: torch.Tensor, x: torch.Tensor) -> None:
+    if out.shape != x.shape or out.dtype != x.dtype or out.device != x.device or not out.is_contiguous():
+        raise ValueError(f"out: expected a contiguous {x.dtype} tensor of shape {tuple(x.shape)} on {x.device}, "
+                         f"got {out.dtype} {tuple(out.shape)} on {out.device}")
+    if out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr():
+        raise ValueError("out: must not share memory with x (every output lead reads 8 input leads)")
 
 
 def _check_params(params: dict, batch: int) -> None:

@@ -73,6 +73,51 @@ def test_views_equal_naive_per_record_loop(config):
         np.testing.assert_allclose(views[i], expected, atol=1e-10)
 
 
+@pytest.mark.parametrize("mask_fraction", [0.0, 0.5, 0.999])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_cpu_pass_equals_naive_loop_at_every_mask_edge(mask_fraction, threads):
+    # Mask starts at the edges of the kernel's two cases (block inside the record / block wrapping its end),
+    # out-of-range starts (taken modulo T), and 0.999 of 60 samples rounding to a fully masked lead.
+    n = 60
+    length = round(mask_fraction * n)
+    edge_starts = [0, 1, n - 1, n - length, n - length - 1, n - length + 1, n, -1, 2 * n + 5, 17, 30, 59]
+    x = _ecgs(batch=5, n_samples=n, seed=2)
+    params = augment.make_parameters(angles_deg=[[10, -20, 30]] * 5, scales=[1.2, 1.0, 1.4], batch=5)
+    params["mask_start"] = torch.from_numpy(np.array([np.roll(edge_starts, i) for i in range(5)]))
+    config = ThreeKGConfig(mask_fraction=mask_fraction)
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        # x as a non-contiguous float32 tensor (stride 2 in time): the kernel must read it through a contiguous copy.
+        strided = torch.from_numpy(np.repeat(x.astype(np.float32), 2, axis=-1))[..., ::2]
+        views = augment.apply_three_kg(strided, params, config)
+    finally:
+        torch.set_num_threads(torch_threads)
+    for i in range(5):
+        expected = _naive_view(x[i].copy(), [10, -20, 30], [1.2, 1.0, 1.4], np.mod(np.roll(edge_starts, i), n), config)
+        np.testing.assert_allclose(views[i].numpy(), expected, atol=2e-5)
+        assert (views[i].numpy() == 0).sum() >= 12 * length  # masked samples are exact zeros
+
+
+def test_cpu_kernel_and_torch_path_agree_and_torch_path_keeps_gradients():
+    # A tensor that requires grad takes the torch path (batched product + masked fill) even on the CPU.
+    x = torch.from_numpy(_ecgs(batch=9)).float()
+    params = augment.sample_parameters(9, 200, ThreeKGConfig(), torch.Generator().manual_seed(11))
+    fused = augment.apply_three_kg(x, params, ThreeKGConfig())
+    tracked = x.clone().requires_grad_()
+    through_torch = augment.apply_three_kg(tracked, params, ThreeKGConfig())
+    torch.testing.assert_close(through_torch.detach(), fused, rtol=0, atol=1e-5)
+    through_torch.sum().backward()
+    assert tracked.grad is not None and tracked.grad.abs().sum() > 0
+
+
+def test_out_must_not_share_memory_with_the_input():
+    x = torch.from_numpy(_ecgs(batch=2)).float()
+    params = augment.make_parameters([0, 0, 0], batch=2)
+    with pytest.raises(ValueError, match="out: must not share memory with x"):
+        augment.apply_three_kg(x, params, ThreeKGConfig(), out=x)
+
+
 def test_identity_parameters_give_plain_projection_and_residual_gives_input():
     x = torch.from_numpy(_ecgs())
     identity = {"angles_deg": torch.zeros(4, 3), "scales": torch.ones(4, 3), "mask_start": torch.zeros(4, 12)}
