@@ -25,7 +25,7 @@ Implementation [ours: same result as the step-by-step recipe up to float roundin
 - On a CPU, map and mask are one pass (a numba kernel, records split over torch's thread count): each output lead computes only its
   unmasked samples from the 8 independent input leads and writes zeros over the rest. A batched matrix product
   followed by a masked fill reads and writes the whole output twice and computes the half that is then thrown
-  away; the CPU is memory-bound here, so one pass is about 4x faster (``benchmarks/bench_augment.py``).
+  away; the CPU is memory-bound here, so one pass is about 3x faster (``benchmarks/bench_augment.py``).
 - On other devices (GPU): one batched 12 x 12 product, then a masked fill. Every wrapping mask is a window of one
   periodic template [1]*L + [0]*(T-L), read at offset (T - start) mod T: the template's T windows are one strided
   view, and a gather copies the chosen ones (the same mask as comparing (t - start) mod T < L, tested).
@@ -205,13 +205,15 @@ def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: to
     # The maps are tiny: built in float64 on the CPU (some devices have no float64) and cast once, so float32 views
     # carry one rounding, not three.
     rotations = rotation_matrices(params["angles_deg"].cpu().double() * (math.pi / 180))
-    maps = twelve_lead_maps(lead_maps(rotations, params["scales"].cpu().double(), config)).to(x.device, x.dtype)
+    maps8 = lead_maps(rotations, params["scales"].cpu().double(), config)
     length = mask_length(n_samples, config.mask_fraction)
     if _runs_fused(x):
         out = _empty_like(x) if out is None else out
+        rows = (_constant("expand", "") @ maps8).to(x.dtype)  # (B, 12, 8): every output lead from the 8 inputs
         starts = (params["mask_start"].long() % n_samples).numpy()
-        _project_and_mask_cpu(x.contiguous().numpy(), maps.numpy(), starts, length, out.numpy())
+        _project_and_mask_cpu(x.contiguous().numpy(), rows.numpy(), starts, length, out.numpy())
         return out
+    maps = twelve_lead_maps(maps8).to(x.device, x.dtype)
     windows = _mask_windows(n_samples, length, x.device)
     offsets = (n_samples - params["mask_start"].to(x.device, torch.long)) % n_samples
     out = torch.bmm(maps, x) if out is None else torch.bmm(maps, x, out=out)
@@ -247,8 +249,9 @@ def _project_segment(x8, coefficients, row, start, stop):
 
 @numba.njit(nogil=True, cache=True)
 def _project_and_mask_records(x, maps, columns, starts, length, out, first, stop):
-    """Records first..stop-1: out[b, j] = maps[b, j, columns] @ x[b, columns] outside lead j's masked block
-    [starts[b, j], starts[b, j] + length) (wrapping, 0 <= start < T), zero inside it."""
+    """Records first..stop-1: out[b, j] = maps[b, j] @ x[b, columns] outside lead j's masked block
+    [starts[b, j], starts[b, j] + length) (wrapping, 0 <= start < T), zero inside it. maps: (B, 12, 8), the map
+    from the 8 independent leads (``columns`` of x) to every output lead."""
     n_samples = x.shape[2]
     for b in range(first, stop):
         record = x[b]
@@ -259,8 +262,7 @@ def _project_and_mask_records(x, maps, columns, starts, length, out, first, stop
         out[b] = 0.0
         for lead in range(x.shape[1]):
             m = maps[b, lead]
-            coefficients = (m[columns[0]], m[columns[1]], m[columns[2]], m[columns[3]],
-                            m[columns[4]], m[columns[5]], m[columns[6]], m[columns[7]])
+            coefficients = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7])
             start = starts[b, lead]
             end = start + length
             if end <= n_samples:  # masked [start, end): the product on both sides
@@ -287,7 +289,8 @@ _parallel_pid: int | None = None
 
 
 def _project_and_mask_cpu(x: np.ndarray, maps: np.ndarray, starts: np.ndarray, length: int, out: np.ndarray):
-    """The fused CPU pass over a batch, on ``torch.get_num_threads()`` threads (records split between them)."""
+    """The fused CPU pass over a batch (maps (B, 12, 8)), on ``torch.get_num_threads()`` threads (records split
+    between them)."""
     global _parallel_pid
     columns = np.asarray(INDEPENDENT_INDEX, dtype=np.int64)
     workers = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, x.shape[0])
@@ -327,11 +330,18 @@ def three_kg(x, config: ThreeKGConfig | None = None, generator=None, out=None):
     return (views.numpy() if is_numpy else views), params
 
 
-def two_views(x, config: ThreeKGConfig | None = None, generator=None):
-    """The two independently augmented views a contrastive step needs: ``(view1, view2, params1, params2)``."""
+def two_views(x, config: ThreeKGConfig | None = None, generator=None, out=None):
+    """The two independently augmented views a contrastive step needs: ``(view1, view2, params1, params2)``.
+
+    out: optional pair of arrays to write the two views into (see ``three_kg``); a training loop that keeps two
+    buffers avoids allocating 2 x batch x 12 x T floats at every step.
+    """
+    if out is not None and (not isinstance(out, (tuple, list)) or len(out) != 2):
+        raise ValueError(f"out: expected a pair of arrays (one per view) or None, got {type(out).__name__}")
+    out1, out2 = out if out is not None else (None, None)
     generator = _generator(generator)
-    view1, params1 = three_kg(x, config, generator)
-    view2, params2 = three_kg(x, config, generator)
+    view1, params1 = three_kg(x, config, generator, out1)
+    view2, params2 = three_kg(x, config, generator, out2)
     return view1, view2, params1, params2
 
 

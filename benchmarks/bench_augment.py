@@ -4,10 +4,13 @@ Protocol: random ECG-shaped input (batch x 12 x samples float32; the content doe
 default ``ThreeKGConfig`` (the reference's: angles U(-45, 45) deg, scales U(1, 1.5), 50 % mask), both
 implementations in this process, torch with all cores (``torch.set_num_threads(os.cpu_count())``).
 Throughput is a steady state: a training loop augments a new batch at every step. So each measurement is a run of
---calls back-to-back calls, cycling over two distinct input batches (each call reads a batch the previous call did
-not touch, so it comes from memory, not from cache), and its figure is the run's time per call. Runs of every
-implementation are interleaved, one of each per round, for --repeats rounds, and each keeps its best round: other
-processes on a shared machine only ever slow a run down, and interleaving exposes all to the same conditions.
+one untimed warm-up call and --calls timed back-to-back calls, cycling over two distinct input batches (each call
+reads a batch the previous call did not touch, so it comes from memory, not from cache); its figure is the run's
+time per call. Runs of every implementation are interleaved, one of each per round, for --repeats rounds, and each
+keeps its best round: other processes on a shared machine only ever slow a run down, and interleaving exposes all
+to the same conditions. (Without the warm-up call, the first call after the single-threaded loop pays for waking
+the idle second core: about 0.5 ms, a fifth of a three_kg call, that a training loop, busy at every step, does not
+pay.)
 
 Two ways of providing the output, each applied to both implementations:
 - fresh: each call allocates its output, as ``three_kg(x)`` does. On Linux a fresh 61 MB block (256 x 12 x 5000
@@ -17,7 +20,7 @@ Also printed: the torch path (a batched 12 x 12 product, then a masked fill: wha
 the CPU before the fused kernel), and a bare copy of the batch into a preallocated buffer, the memory-bandwidth
 ceiling of any implementation. Target: >= 20x the loop on CPU for 256 x 12 x 5000.
 
-    python benchmarks/bench_augment.py [--batch 256] [--samples 5000] [--repeats 10] [--calls 4] [--quick]
+    python benchmarks/bench_augment.py [--batch 256] [--samples 5000] [--repeats 5] [--calls 8] [--quick]
 """
 
 from __future__ import annotations
@@ -60,13 +63,14 @@ def per_record_loop(x: np.ndarray, rng: np.random.Generator, config: ThreeKGConf
 
 
 def best_times(runs: dict, repeats: int, calls: int) -> dict:
-    """{name: best seconds per call} over ``repeats`` rounds; each round times every run of ``calls`` back-to-back
-    calls ``run(0), run(1), ...`` once, in turn."""
+    """{name: best seconds per call} over ``repeats`` rounds; each round runs every ``run`` in turn: one untimed
+    warm-up call, then ``calls`` timed back-to-back calls ``run(1), run(2), ...``."""
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
         for name, run in runs.items():
+            run(0)  # after another implementation's run: wake the threads, bring code and buffers back
             start = time.perf_counter()
-            for i in range(calls):
+            for i in range(1, calls + 1):
                 run(i)
             best[name] = min(best[name], (time.perf_counter() - start) / calls)
     return best
@@ -76,8 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--samples", type=int, default=5000)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--calls", type=int, default=4, help="back-to-back calls per timed run")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=8, help="timed back-to-back calls per run")
     parser.add_argument("--quick", action="store_true", help="batch 32, three rounds")
     args = parser.parse_args()
     if args.quick:

@@ -220,6 +220,13 @@ def test_out_buffer_is_filled_and_returned():
     np.testing.assert_array_equal(numpy_buffer, views.numpy())
     with pytest.raises(ValueError, match="out: expected a contiguous torch.float32 tensor of shape"):
         augment.three_kg(x, generator=4, out=torch.empty(20, 12, 100))
+    pair = (torch.empty_like(x), torch.empty_like(x))
+    view1, view2, _, _ = augment.two_views(x, generator=4, out=pair)
+    expected1, expected2, _, _ = augment.two_views(x, generator=4)
+    assert view1 is pair[0] and view2 is pair[1]
+    torch.testing.assert_close((view1, view2), (expected1, expected2), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="out: expected a pair of arrays"):
+        augment.two_views(x, generator=4, out=pair[0])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
