@@ -281,26 +281,24 @@ def _project_and_mask_parallel(x, maps, columns, starts, length, out, n_chunks):
                                   chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks)
 
 
-# numba's threading layers: GNU OpenMP kills a forked child that starts a parallel region after its parent did, and
-# the fallback layer (workqueue) must not be entered by two threads at once. So parallel runs are serialised, and
-# a process forked after one (e.g. a DataLoader worker) runs the kernel on one thread.
+# numba's fallback threading layer (workqueue) must not be entered by two threads at once: parallel runs are
+# serialised. The thread count is torch's, so a DataLoader worker (torch sets 1 thread there) runs the serial kernel:
+# GNU OpenMP, like torch's own thread pool, hangs or kills a forked child that starts a parallel region after its
+# parent did.
 _parallel_lock = threading.Lock()
-_parallel_pid: int | None = None
 
 
 def _project_and_mask_cpu(x: np.ndarray, maps: np.ndarray, starts: np.ndarray, length: int, out: np.ndarray):
     """The fused CPU pass over a batch (maps (B, 12, 8)), on ``torch.get_num_threads()`` threads (records split
     between them)."""
-    global _parallel_pid
     columns = np.asarray(INDEPENDENT_INDEX, dtype=np.int64)
     workers = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, x.shape[0])
+    if workers == 1:
+        _project_and_mask_records(x, maps, columns, starts, length, out, 0, x.shape[0])
+        return
     with _parallel_lock:
-        if workers > 1 and _parallel_pid in (None, os.getpid()):
-            _parallel_pid = os.getpid()
-            numba.set_num_threads(workers)
-            _project_and_mask_parallel(x, maps, columns, starts, length, out, workers)
-            return
-    _project_and_mask_records(x, maps, columns, starts, length, out, 0, x.shape[0])
+        numba.set_num_threads(workers)
+        _project_and_mask_parallel(x, maps, columns, starts, length, out, workers)
 
 
 def _generator(generator) -> torch.Generator | None:

@@ -1,6 +1,10 @@
 """3KG checked against scipy's rotations, rotation matrices written from the per-axis formula, a per-record numpy
 loop written from the reference recipe, and its defining properties (ranges, mask contiguity, determinism)."""
 
+import multiprocessing
+import os
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -291,3 +295,21 @@ def test_plot_augmentations_shades_each_masked_block():
             assert len(ax.patches) == (runs == 1).sum()  # one shaded span per contiguous block (1 or 2 with wrap)
     with pytest.raises(ValueError, match="titles"):
         plot_augmentations(x, views, 100.0, titles=["a"])
+
+
+@pytest.mark.skipif(os.cpu_count() < 2 or sys.platform != "linux", reason="needs 2 cores and fork")
+def test_a_dataloader_worker_forked_after_a_parallel_run_still_augments():
+    # GNU OpenMP kills a forked child that starts a parallel region after its parent did ("Terminating: fork()
+    # called from a process already using GNU OpenMP"). A DataLoader worker is such a child, and torch gives it one
+    # thread: the kernel must follow torch's thread count there and run serially.
+    x = torch.from_numpy(_ecgs(batch=8)).float()
+    expected, _ = augment.three_kg(x, generator=6)  # a parallel run in this process
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        in_child = pool.apply_async(_augment_like_a_dataloader_worker, (x,)).get(timeout=60)
+    torch.testing.assert_close(in_child, expected, rtol=0, atol=0)
+
+
+def _augment_like_a_dataloader_worker(x):
+    torch.set_num_threads(1)  # what torch.utils.data does in each worker
+    return augment.three_kg(x, generator=6)[0]
