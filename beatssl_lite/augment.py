@@ -20,12 +20,13 @@ Two variants, and what each discards:
 
 Implementation [ours: same result as the step-by-step recipe up to float rounding, tested against it]:
 - Steps 1-4 are one linear map per record, A = B S R D_inv on the 8 independent leads; folding in the selection
-  of those 8 leads and the derived-lead identities makes it a 12 x 12 map (4 of its columns zero); rotation
-  matrices for the whole batch come from tensor ops, not scipy.
-- On a CPU, map and mask are one pass (a numba kernel, records split over torch's thread count): each output lead computes only its
-  unmasked samples from the 8 independent input leads and writes zeros over the rest. A batched matrix product
-  followed by a masked fill reads and writes the whole output twice and computes the half that is then thrown
-  away; the CPU is memory-bound here, so one pass is about 3x faster (``benchmarks/bench_augment.py``).
+  of those 8 leads and the derived-lead identities makes it a 12 x 12 map (4 of its columns zero); the maps of
+  the whole batch come from a few vectorised numpy operations (no scipy, no loop over records).
+- On a CPU, map and mask are one pass (a numba kernel, records split over torch's thread count): each output
+  lead computes only its unmasked samples from the 8 independent input leads and writes zeros over the rest. A
+  batched matrix product followed by a masked fill reads and writes the whole output twice and computes the half
+  that is then thrown away; the CPU is memory-bound here, so one pass is about 3x faster
+  (``benchmarks/bench_augment.py``).
 - On other devices (GPU): one batched 12 x 12 product, then a masked fill. Every wrapping mask is a window of one
   periodic template [1]*L + [0]*(T-L), read at offset (T - start) mod T: the template's T windows are one strided
   view, and a gather copies the chosen ones (the same mask as comparing (t - start) mod T < L, tested).
@@ -39,9 +40,6 @@ Randomness comes from a seeded ``torch.Generator`` on the CPU, so the same seed 
 
 from __future__ import annotations
 
-import functools
-import math
-import os
 import threading
 from dataclasses import dataclass
 
@@ -79,61 +77,50 @@ class ThreeKGConfig:
             )
 
 
-def rotation_matrices(angles_rad: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices from Euler angles, shape (B, 3) -> (B, 3, 3).
+def rotation_matrices(angles_rad) -> np.ndarray:
+    """Rotation matrices from Euler angles, shape (B, 3) -> (B, 3, 3) float64 (a numpy array or CPU tensor in).
 
     The columns of ``angles_rad`` are the angles about z, y and x, applied in that order about the fixed axes,
     which is scipy's ``Rotation.from_euler('zyx', angles)``: R = Rx(a_x) @ Ry(a_y) @ Rz(a_z).
     """
-    if not isinstance(angles_rad, torch.Tensor) or angles_rad.ndim != 2 or angles_rad.shape[1] != 3:
-        shape = tuple(angles_rad.shape) if hasattr(angles_rad, "shape") else type(angles_rad).__name__
-        raise ValueError(f"angles_rad: expected a tensor of shape (batch, 3), got {shape}")
-    cz, cy, cx = torch.cos(angles_rad).unbind(1)
-    sz, sy, sx = torch.sin(angles_rad).unbind(1)
-    # The product Rx Ry Rz multiplied out (one stack instead of three matrices and two products: the batch's maps
-    # are rebuilt at every training step). The tests check it against the three factors and against scipy.
-    return torch.stack([
+    angles = np.asarray(angles_rad, dtype=np.float64)
+    if angles.ndim != 2 or angles.shape[1] != 3:
+        raise ValueError(f"angles_rad: expected an array of shape (batch, 3), got {angles.shape}")
+    (cz, cy, cx), (sz, sy, sx) = np.cos(angles).T, np.sin(angles).T
+    # The product Rx Ry Rz multiplied out. The tests check it against the three factors and against scipy.
+    return np.stack([
         cy * cz, -cy * sz, sy,
         cx * sz + sx * sy * cz, cx * cz - sx * sy * sz, -sx * cy,
         sx * sz - cx * sy * cz, sx * cz + cx * sy * sz, cx * cy,
-    ], 1).view(-1, 3, 3)
+    ], axis=1).reshape(-1, 3, 3)
 
 
-def lead_maps(rotations: torch.Tensor, scales: torch.Tensor, config: ThreeKGConfig) -> torch.Tensor:
-    """The per-record linear map on the 8 independent leads, (B, 3, 3) and (B, 3) -> (B, 8, 8).
+def lead_maps(rotations: np.ndarray, scales: np.ndarray, config: ThreeKGConfig) -> np.ndarray:
+    """The per-record linear map on the 8 independent leads, (B, 3, 3) and (B, 3) -> (B, 8, 8) float64.
 
     Plain: B S R D; residual: I + B (S R - I) D (B the back-projection, D the VCG matrix, S = diag(scales)).
     """
-    like = dict(dtype=rotations.dtype, device=rotations.device)
-    to_vcg = _constant("vcg", config.vcg_matrix).to(**like)
-    back = _constant("back", config.back_projection).to(**like)
-    dipole_map = scales.unsqueeze(-1) * rotations  # S @ R with S diagonal
+    to_vcg = MATRICES[config.vcg_matrix]
+    back = BACK_PROJECTIONS[config.back_projection]
+    dipole_map = np.asarray(scales, dtype=np.float64)[:, :, None] * rotations  # S @ R with S diagonal
     if config.residual:
-        return torch.eye(8, **like) + back @ (dipole_map - torch.eye(3, **like)) @ to_vcg
+        return np.eye(8) + back @ (dipole_map - np.eye(3)) @ to_vcg
     return back @ dipole_map @ to_vcg
 
 
-def twelve_lead_maps(maps8: torch.Tensor) -> torch.Tensor:
+def twelve_lead_maps(maps8: np.ndarray) -> np.ndarray:
     """Lift maps on the 8 independent leads (B, 8, 8) to maps on all 12 leads (B, 12, 12).
 
     Output rows: the 8 mapped leads plus III, aVR, aVL, aVF derived from the mapped I and II; input columns of
     the 4 derived leads are zero (they carry no information the 8 independent leads lack).
     """
-    mapped = _constant("expand", "").to(maps8) @ maps8  # (B, 12, 8): rows of the derived leads from I and II
-    maps12 = mapped.new_zeros(maps8.shape[0], 12, 12)
-    maps12[:, :, INDEPENDENT_INDEX] = mapped
+    maps12 = np.zeros((maps8.shape[0], 12, 12))
+    maps12[:, :, INDEPENDENT_INDEX] = _EXPAND @ maps8
     return maps12
 
 
-@functools.cache
-def _constant(kind: str, name: str) -> torch.Tensor:
-    """The fixed float64 CPU matrices the maps are built from, made once: a VCG matrix, a back-projection, or the
-    (12, 8) expansion of the 8 independent leads to 12."""
-    if kind == "vcg":
-        return torch.as_tensor(MATRICES[name], dtype=torch.float64)
-    if kind == "back":
-        return torch.as_tensor(BACK_PROJECTIONS[name], dtype=torch.float64)
-    return eight_to_twelve(torch.eye(8, dtype=torch.float64))
+# (12, 8): the 8 independent leads to all 12 (identity rows, and III, aVR, aVL, aVF from I and II).
+_EXPAND = eight_to_twelve(np.eye(8))
 
 
 def mask_length(n_samples: int, mask_fraction: float) -> int:
@@ -202,18 +189,18 @@ def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: to
     _check_params(params, batch)
     if out is not None:
         _check_out(out, x)
-    # The maps are tiny: built in float64 on the CPU (some devices have no float64) and cast once, so float32 views
-    # carry one rounding, not three.
-    rotations = rotation_matrices(params["angles_deg"].cpu().double() * (math.pi / 180))
-    maps8 = lead_maps(rotations, params["scales"].cpu().double(), config)
+    # The maps are tiny: built in float64 numpy on the CPU (some devices have no float64; a few numpy calls cost
+    # less than waking torch's threads) and cast once, so float32 views carry one rounding, not three.
+    rotations = rotation_matrices(np.deg2rad(params["angles_deg"].cpu().double().numpy()))
+    maps8 = lead_maps(rotations, params["scales"].cpu().double().numpy(), config)
     length = mask_length(n_samples, config.mask_fraction)
     if _runs_fused(x):
         out = _empty_like(x) if out is None else out
-        rows = (_constant("expand", "") @ maps8).to(x.dtype)  # (B, 12, 8): every output lead from the 8 inputs
+        rows = (_EXPAND @ maps8).astype(_NUMPY_DTYPES[x.dtype])  # (B, 12, 8): every output lead from the 8 inputs
         starts = (params["mask_start"].long() % n_samples).numpy()
-        _project_and_mask_cpu(x.contiguous().numpy(), rows.numpy(), starts, length, out.numpy())
+        _project_and_mask_cpu(x.contiguous().numpy(), rows, starts, length, out.numpy())
         return out
-    maps = twelve_lead_maps(maps8).to(x.device, x.dtype)
+    maps = torch.from_numpy(twelve_lead_maps(maps8)).to(x.device, x.dtype)
     windows = _mask_windows(n_samples, length, x.device)
     offsets = (n_samples - params["mask_start"].to(x.device, torch.long)) % n_samples
     out = torch.bmm(maps, x) if out is None else torch.bmm(maps, x, out=out)
