@@ -45,7 +45,8 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
-from .data import LEADS
+from .validation import check_ecg, check_fs
+from .vocabulary import LEADS
 
 #: Peak-to-peak amplitude (mV) below which a lead counts as flat (disconnected, or zeroed): no ECG is that small.
 FLAT_LEAD_MV = 0.01
@@ -62,49 +63,6 @@ MIN_CONTRAST = 5.0
 SEARCH_BACK_RR = 1.66
 T_WAVE_S = 0.36
 REFINE_S = 0.03
-
-
-def check_fs(fs) -> float:
-    """``fs`` as a float, or a ValueError unless it is a positive finite sampling rate in Hz."""
-    try:
-        value = float(fs)
-    except (TypeError, ValueError):
-        raise ValueError(f"fs: expected a positive sampling rate in Hz, got {fs!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"fs: expected a positive sampling rate in Hz, got {fs!r}")
-    return value
-
-
-def as_leads(signal, fs: float, name: str = "signal") -> np.ndarray:
-    """A (12, T) 12-lead ECG in ``LEADS`` order or a (T,) single lead as a (n_leads, T) float64 array, checked.
-
-    Raises a ValueError naming ``name`` for another shape (a (T, 12) array is called out as transposed), for a
-    signal shorter than ``MIN_DURATION_S``, and for NaN or infinite values (naming the leads that hold them).
-    Lead order cannot be read off the numbers; ``features.extract`` checks it through its ``leads`` argument.
-    """
-    try:
-        x = np.asarray(signal, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a numeric (12, n_samples) or (n_samples,) array, "
-                         f"got {type(signal).__name__}") from None
-    if x.ndim == 1:
-        x = x[None]
-        lead_names = ("the lead",)
-    elif x.ndim == 2 and x.shape[0] == len(LEADS):
-        lead_names = LEADS
-    elif x.ndim == 2 and x.shape[1] == len(LEADS):
-        raise ValueError(f"{name}: expected (12, n_samples) with rows in the order {LEADS}, got {x.shape}: "
-                         f"transpose it (signal.T)")
-    else:
-        raise ValueError(f"{name}: expected a (12, n_samples) 12-lead ECG in the order {LEADS} or a (n_samples,) "
-                         f"single lead, got shape {x.shape}")
-    if x.shape[1] < MIN_DURATION_S * fs:
-        raise ValueError(f"{name}: {x.shape[1]} samples at {fs:g} Hz is shorter than {MIN_DURATION_S:g} s")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        leads = [lead_names[i] for i in np.flatnonzero(bad.any(axis=1))]
-        raise ValueError(f"{name}: NaN or infinite values in {', '.join(leads)}: fill or drop them first")
-    return x
 
 
 def usable_leads(x: np.ndarray) -> np.ndarray:
@@ -204,7 +162,7 @@ def detect_r_peaks(signal, fs: float) -> np.ndarray:
     Raises ValueError for a wrong shape, NaNs (naming the lead) or a signal shorter than 1 s.
     """
     fs = check_fs(fs)
-    x = as_leads(signal, fs)
+    x = check_ecg(signal, fs=fs, min_duration_s=MIN_DURATION_S, single_lead=True)
     x = x[usable_leads(x)]
     if len(x) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -283,7 +241,7 @@ def beat_windows(signal, r_peaks, fs: float, pre_ms: float = 250.0, post_ms: flo
     record, with ``complete`` False. Returns ``BeatWindows`` (see there); zero beats give (0, n_leads, L).
     """
     fs = check_fs(fs)
-    x = as_leads(signal, fs)
+    x = check_ecg(signal, fs=fs, min_duration_s=MIN_DURATION_S, single_lead=True)
     if edge not in ("drop", "pad"):
         raise ValueError(f"edge: expected 'drop' or 'pad', got {edge!r}")
     if not (np.isfinite(pre_ms) and np.isfinite(post_ms) and pre_ms >= 0 and post_ms >= 0):

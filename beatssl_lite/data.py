@@ -46,25 +46,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
-#: PTB-XL superdiagnostic classes, in the order of the multi-hot label columns.
-SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
-#: Codes of the per-sample wave masks (LUDB annotations, synthetic ground truth).
-WAVES = ("none", "P", "QRS", "T")
+from .validation import check_ecg
+from .vocabulary import LEADS, SUPERCLASSES, WAVES, normalize_lead_name
+
 #: Folder of each dataset inside a data root.
 DATASET_DIRS = {"ptbxl": "ptb-xl", "ludb": "ludb"}
 DATA_ENV = "BEATSSL_DATA"
-
-_LEAD_ALIASES = {name.lower(): name for name in LEADS}
-
-
-def normalize_lead_name(name: str) -> str:
-    """Map a lead name as files spell it ('i', 'AVR', 'v1', ' aVL ') to the standard spelling ('aVR')."""
-    key = str(name).strip().lower().replace("-", "").replace("_", "")
-    if key not in _LEAD_ALIASES:
-        raise ValueError(f"unknown lead name {name!r}: expected one of {', '.join(LEADS)}")
-    return _LEAD_ALIASES[key]
-
 
 @dataclass
 class ECGRecord:
@@ -88,23 +75,11 @@ class ECGRecord:
     leads: tuple = LEADS
 
     def __post_init__(self):
-        check_signal(self.signal, name=f"record {self.record_id}")
+        self.signal = check_ecg(self.signal, name=f"record {self.record_id}", dtype=None)
 
     @property
     def duration_s(self) -> float:
         return self.signal.shape[-1] / self.fs
-
-
-def check_signal(signal: np.ndarray, name: str = "signal", n_samples: int | None = None) -> None:
-    """Raise a ValueError naming ``name`` unless ``signal`` is a finite (12, n_samples) array."""
-    if not isinstance(signal, np.ndarray) or signal.ndim != 2 or signal.shape[0] != len(LEADS):
-        shape = getattr(signal, "shape", type(signal).__name__)
-        raise ValueError(f"{name}: expected a (12, n_samples) array in the order {LEADS}, got {shape}")
-    if n_samples is not None and signal.shape[1] != n_samples:
-        raise ValueError(f"{name}: expected {n_samples} samples, got {signal.shape[1]}")
-    if not np.isfinite(signal).all():
-        bad = sorted({LEADS[i] for i in np.nonzero(~np.isfinite(signal))[0]})
-        raise ValueError(f"{name}: NaN or infinite values in lead(s) {', '.join(bad)}")
 
 
 def user_cache_dir() -> Path:
@@ -276,7 +251,7 @@ def read_wfdb_record(path: str | os.PathLike, fs: float | None = None, n_samples
 
     physical = _read_physical(path, head) * _millivolt_factors(header, head.units)
     signal = physical[:, [names.index(lead) for lead in LEADS]].T
-    check_signal(signal, name=str(header))
+    signal = check_ecg(signal, name=str(header), dtype=None)
     file_fs = float(head.fs)
     out_fs = file_fs
     if fs is not None and not math.isclose(fs, file_fs):

@@ -52,7 +52,8 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks, resample_poly
 
-from .beats import as_leads, bandpass, check_fs, detect_r_peaks, usable_leads
+from .beats import MIN_DURATION_S, bandpass, detect_r_peaks, usable_leads
+from .validation import check_ecg, check_fs
 
 #: Records sampled slower (PTB-XL's 100 Hz) are delineated after polyphase upsampling to at least this rate, so
 #: that derivatives and thresholds resolve a QRS of 9 samples; boundaries are mapped back to the input's samples.
@@ -178,7 +179,7 @@ def delineate(signal, fs: float, r_peaks=None) -> Delineation:
     is ``r_peaks``. No beats (or only flat leads) give empty arrays.
     """
     fs = check_fs(fs)
-    x = as_leads(signal, fs)
+    x = check_ecg(signal, fs=fs, min_duration_s=MIN_DURATION_S, single_lead=True)
     peaks = detect_r_peaks(signal, fs) if r_peaks is None else _check_peaks(r_peaks, x.shape[1])
     x = x[usable_leads(x)]
     if len(peaks) == 0 or len(x) == 0:

@@ -46,10 +46,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .beats import as_leads, bandpass, check_fs, detect_r_peaks
-from .data import LEADS, normalize_lead_name
+from .beats import MIN_DURATION_S, bandpass, detect_r_peaks
 from .delineation import Delineation, delineate
+from .validation import check_ecg, check_fs
 from .vcg import ecg_to_vcg
+from .vocabulary import LEADS, check_lead_order
 
 BEAT_FEATURES = ("rr_pre_ms", "rr_post_ms", "pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "p_amp_mv", "r_amp_mv",
                  "t_amp_mv", "st_mv", "qrs_axis_deg", "p_present")
@@ -88,21 +89,6 @@ class ECGFeatures:
         import pandas as pd
 
         return pd.Series(self.record, index=list(RECORD_FEATURES))
-
-
-def check_lead_order(leads) -> None:
-    """Raise a ValueError unless ``leads`` names the 12 standard leads in the order ``LEADS``."""
-    try:
-        names = tuple(normalize_lead_name(name) for name in leads)
-    except ValueError as error:
-        raise ValueError(f"leads: {error}") from None
-    if names == LEADS:
-        return
-    if sorted(names) == sorted(LEADS):
-        order = [names.index(lead) for lead in LEADS]
-        raise ValueError(f"leads: the signal's rows are in the order {names}, expected {LEADS}; "
-                         f"reorder them first, e.g. signal[{order}]")
-    raise ValueError(f"leads: expected the 12 leads {LEADS}, got {names}")
 
 
 def rr_features(r_peaks: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -181,10 +167,7 @@ def extract(signal, fs: float, r_peaks=None, leads=LEADS) -> ECGFeatures:
     """
     fs = check_fs(fs)
     check_lead_order(leads)
-    x = as_leads(signal, fs)
-    if x.shape[0] != len(LEADS):
-        raise ValueError(f"signal: features need the 12-lead ECG (12, n_samples) in the order {LEADS}, "
-                         f"got shape {np.shape(signal)}")
+    x = check_ecg(signal, fs=fs, min_duration_s=MIN_DURATION_S)
     peaks = detect_r_peaks(x, fs) if r_peaks is None else r_peaks
     d = delineate(x, fs, peaks)
     beats = beat_features(x, fs, d)

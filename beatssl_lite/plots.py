@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from .data import LEADS, WAVES, normalize_lead_name
+from .vocabulary import LEADS, WAVES, normalize_lead_name
 
 PAPER_SPEED_MM_PER_S = 25.0
 GAIN_MM_PER_MV = 10.0

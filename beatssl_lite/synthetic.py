@@ -59,7 +59,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import LEADS, SUPERCLASSES, ECGDataset, ECGRecord
+from .data import ECGDataset, ECGRecord
+from .vocabulary import LEADS, SUPERCLASSES
 from .vcg import DOWER, eight_to_twelve
 
 RHYTHMS = ("sinus", "afib-like")

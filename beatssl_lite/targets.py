@@ -41,10 +41,9 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from .vocabulary import BEAT_CLASSES
+
 STRATEGIES = ("hard", "soft_1", "soft_2")
-#: AAMI EC57 heartbeat classes: normal (incl. bundle branch block), supraventricular ectopic, ventricular ectopic,
-#: fusion, unclassifiable.
-BEAT_CLASSES = ("N", "S", "V", "F", "Q")
 
 #: soft_2 scale of each feature, in the feature's unit: a quarter of the adult resting normal range (a normal range
 #: spans about mean +- 2 SD, so one scale ~ one SD of a healthy population) [ours, ranges from clinical convention:

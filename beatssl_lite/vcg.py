@@ -34,11 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import LEADS
+from .vocabulary import INDEPENDENT_INDEX, INDEPENDENT_LEADS, LEADS
 
-INDEPENDENT_LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
-#: Positions of the independent leads inside the standard 12-lead order.
-INDEPENDENT_INDEX = tuple(LEADS.index(name) for name in INDEPENDENT_LEADS)
 VCG_AXES = ("X", "Y", "Z")
 
 KORS = np.array(

@@ -16,7 +16,7 @@ from data_fixtures import (LUDB_EXTENSIONS, PTBXL_ROWS, random_digital, write_fa
                            write_record)
 
 from beatssl_lite import data
-from beatssl_lite.data import LEADS, SUPERCLASSES
+from beatssl_lite.vocabulary import LEADS, SUPERCLASSES
 
 WAVE_CODE = {"p": 1, "N": 2, "t": 3}
 

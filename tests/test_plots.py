@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from beatssl_lite.data import LEADS  # noqa: E402
+from beatssl_lite.vocabulary import LEADS  # noqa: E402
 from beatssl_lite.plots import (  # noqa: E402
     WAVE_COLOURS,
     plot_ecg_paper,

@@ -136,7 +136,7 @@ def test_bad_shapes_and_names_are_refused():
 
 
 def test_plot_vcg_loops_colours_exactly_the_samples_of_each_wave():
-    from beatssl_lite.data import WAVES
+    from beatssl_lite.vocabulary import WAVES
     from beatssl_lite.plots import _wave_codes, plot_vcg_loops
 
     d = np.random.default_rng(10).normal(size=(3, 40))
