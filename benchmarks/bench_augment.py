@@ -20,14 +20,12 @@ Also printed: the torch path (a batched 12 x 12 product, then a masked fill: wha
 the CPU before the fused kernel), and a bare copy of the batch into a preallocated buffer, the memory-bandwidth
 ceiling of any implementation. Target: >= 20x the loop on CPU for 256 x 12 x 5000.
 
-    python benchmarks/bench_augment.py [--batch 256] [--samples 5000] [--repeats 5] [--calls 8] [--quick]
+    python benchmarks/bench_augment.py [--batch 256] [--samples 5000] [--repeats 5] [--calls 8] [--quick] [--seed 0]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import time
 
 import numpy as np
 import torch
@@ -36,6 +34,8 @@ from scipy.spatial.transform import Rotation
 from beatssl_lite import vcg
 from beatssl_lite.augment import (ThreeKGConfig, lead_maps, mask_length, rotation_matrices, sample_parameters,
                                   three_kg, time_mask, twelve_lead_maps)
+
+import common
 
 
 def torch_path(x, maps, mask, out):
@@ -62,36 +62,21 @@ def per_record_loop(x: np.ndarray, rng: np.random.Generator, config: ThreeKGConf
     return out
 
 
-def best_times(runs: dict, repeats: int, calls: int) -> dict:
-    """{name: best seconds per call} over ``repeats`` rounds; each round runs every ``run`` in turn: one untimed
-    warm-up call, then ``calls`` timed back-to-back calls ``run(1), run(2), ...``."""
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(repeats):
-        for name, run in runs.items():
-            run(0)  # after another implementation's run: wake the threads, bring code and buffers back
-            start = time.perf_counter()
-            for i in range(1, calls + 1):
-                run(i)
-            best[name] = min(best[name], (time.perf_counter() - start) / calls)
-    return best
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.parser(__doc__, repeats=5)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--samples", type=int, default=5000)
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--calls", type=int, default=8, help="timed back-to-back calls per run")
-    parser.add_argument("--quick", action="store_true", help="batch 32, three rounds")
     args = parser.parse_args()
-    if args.quick:
+    if args.quick:  # batch 32, three rounds
         args.batch, args.repeats = 32, 3
     torch.set_num_threads(os.cpu_count() or 1)
+    common.print_header("3KG throughput (benchmarks/bench_augment.py)", args)
     config = ThreeKGConfig()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     batches = [rng.normal(size=(args.batch, 12, args.samples)).astype(np.float32) for _ in range(2)]
     tensors = [torch.from_numpy(x) for x in batches]
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(args.seed)
     three_kg(tensors[0][:2], config, generator)  # warm-up (and the kernel's compilation, if not cached yet)
     out_numpy, out_torch = np.empty_like(batches[0]), torch.empty_like(tensors[0])
     out_numpy.fill(0.0)  # touch the buffers' pages once, so that "reused" means reused
@@ -103,8 +88,8 @@ def main() -> None:
     maps = torch.from_numpy(twelve_lead_maps(lead_maps(rotations, params["scales"].numpy(), config))).float()
     mask = time_mask(args.samples, params["mask_start"], mask_length(args.samples, config.mask_fraction))
 
-    loop_rng = np.random.default_rng(0)
-    best = best_times({
+    loop_rng = np.random.default_rng(args.seed)
+    best = common.best_times({
         ("fresh", "loop"): lambda i: per_record_loop(batches[i % 2], loop_rng, config),
         ("fresh", "torch"): lambda i: three_kg(tensors[i % 2], config, generator),
         ("reused", "loop"): lambda i: per_record_loop(batches[i % 2], loop_rng, config, out_numpy),
