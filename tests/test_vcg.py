@@ -52,6 +52,52 @@ def test_lead_vectors_reproduce_the_back_projection():
     assert np.argmax(np.abs(lead_ii)) == 1 and lead_ii[1] > 0
 
 
+# The published tables, copied by hand from the project spec (../shared/spec/beat-ssl.md, section 4), each row
+# labelled as printed there. Compared exactly: a mistyped coefficient anywhere in vcg.py fails the test.
+KORS_TABLE = """
+X  0.38 -0.07 -0.13  0.05 -0.01  0.14  0.06  0.54
+Y -0.07  0.93  0.06 -0.02 -0.05  0.06 -0.17  0.13
+Z  0.11 -0.23 -0.43 -0.06 -0.14 -0.20 -0.11  0.31
+"""
+INVERSE_DOWER_TABLE = """
+X  0.156 -0.010 -0.172 -0.074  0.122  0.231  0.239  0.194
+Y -0.227  0.887  0.057 -0.019 -0.106 -0.022  0.041  0.048
+Z  0.022  0.102 -0.229 -0.310 -0.246 -0.063  0.055  0.108
+"""
+DOWER_TABLE = """
+I   0.632 -0.235  0.059
+II  0.235  1.066 -0.132
+V1 -0.515  0.157 -0.917
+V2  0.044  0.164 -1.387
+V3  0.882  0.098 -1.277
+V4  1.213  0.127 -0.601
+V5  1.125  0.127 -0.086
+V6  0.831  0.076  0.230
+"""
+
+
+def _table(text):
+    """(row labels, coefficients) of a table written as in the spec."""
+    rows = [line.split() for line in text.strip().splitlines()]
+    return [row[0] for row in rows], np.array([[float(value) for value in row[1:]] for row in rows])
+
+
+@pytest.mark.parametrize("table, name", [(KORS_TABLE, "KORS"), (INVERSE_DOWER_TABLE, "INVERSE_DOWER"),
+                                         (DOWER_TABLE, "DOWER")])
+def test_matrices_are_the_published_tables_coefficient_for_coefficient(table, name):
+    labels, published = _table(table)
+    ours = getattr(vcg, name)
+    assert ours.shape == published.shape
+    np.testing.assert_array_equal(ours, published)  # exact: both are the same decimal literals parsed to float64
+    # Rows X, Y, Z and columns I, II, V1-V6 for the ECG -> VCG matrices; the transpose for Dower's.
+    assert labels == (list(vcg.INDEPENDENT_LEADS) if name == "DOWER" else list(vcg.VCG_AXES))
+    assert list(vcg.INDEPENDENT_LEADS) == ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
+    # ... and what the functions look the matrices up in holds the same coefficients.
+    served = {"KORS": vcg.MATRICES["kors"], "INVERSE_DOWER": vcg.MATRICES["inverse_dower"],
+              "DOWER": vcg.BACK_PROJECTIONS["dower"]}[name]
+    np.testing.assert_array_equal(served, published)
+
+
 def test_published_matrices_are_near_inverses_of_each_other():
     # The spec: pinv(Dower) reproduces the inverse Dower table to < 1e-3 (the tables are rounded to 3 decimals).
     assert np.abs(np.linalg.pinv(vcg.DOWER) - vcg.INVERSE_DOWER).max() < 1e-3
