@@ -1,10 +1,10 @@
-"""Feature/target precompute throughput and cache reuse.
+"""Feature precompute throughput and cache reuse, and per-batch target construction.
 
     python benchmarks/bench_precompute.py [--data DIR] [--limit N] [--fs 100] [--quick]
 
 Over the first N PTB-XL records (``data.load_dataset('ptbxl')``: ``--data`` or ``BEATSSL_DATA``; the synthetic set
 when neither is there, said so in the output), in one process:
-1. cold precompute (``targets.precompute``: ``features.extract`` + beat classes, shards, merge) with n_jobs=1 and
+1. cold precompute (``precompute.precompute``: ``features.extract`` + beat classes, shards, merge) with n_jobs=1 and
    with n_jobs=2, each into a fresh temporary cache: records per second, and the n_jobs=2 / n_jobs=1 speed-up;
    the two caches must be identical (determinism across worker counts);
 2. warm call (the merged cache exists): load time, and the cold (n_jobs=2) / warm time ratio;
@@ -32,6 +32,8 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from beatssl_lite import data, targets  # noqa: E402
+from beatssl_lite.precompute import FeatureCache, precompute  # noqa: E402
+from beatssl_lite.vocabulary import BEAT_CLASSES  # noqa: E402
 
 
 def timed(function, *args, **kwargs):
@@ -40,20 +42,20 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
-def same_cache(a: targets.TargetCache, b: targets.TargetCache) -> bool:
+def same_cache(a: FeatureCache, b: FeatureCache) -> bool:
     arrays = ("record_features", "beat_features", "beat_offsets", "r_peaks", "beat_classes")
     return all(np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True) for name in arrays)
 
 
-def print_statement_agreement(cache: targets.TargetCache, meta) -> None:
+def print_statement_agreement(cache: FeatureCache, meta) -> None:
     """Record-level agreement of the beat classes with PTB-XL's rhythm/form statements (no beat labels exist)."""
     codes = [set(m["scp_codes"]) for m in meta]
-    present = np.array([[(cache.beat_classes[a:b] == k).any() for k in range(len(targets.BEAT_CLASSES))]
+    present = np.array([[(cache.beat_classes[a:b] == k).any() for k in range(len(BEAT_CLASSES))]
                         for a, b in zip(cache.beat_offsets[:-1], cache.beat_offsets[1:])])
     has = lambda *names: np.array([bool(c & set(names)) for c in codes])  # noqa: E731
     pvc, pac, af = has("PVC", "BIGU", "TRIGU"), has("PAC"), has("AFIB", "AFLT")
     ectopy_free = ~(pvc | pac | af | has("SARRH", "SVTAC", "PSVT", "SVARR"))
-    v, s, f = (present[:, targets.BEAT_CLASSES.index(c)] for c in "VSF")
+    v, s, f = (present[:, BEAT_CLASSES.index(c)] for c in "VSF")
     print("\nbeat classes vs PTB-XL statements (record level: a record 'has' a class if one of its beats has it):")
     def share(flags, where):
         return f"{flags[where].mean():.3f} of {where.sum()}" if where.any() else "- (no such record)"
@@ -82,9 +84,9 @@ def main(argv=None) -> None:
 
     float(np.asarray(dataset.signals).sum())  # read the (memory-mapped) signals once: no run pays the first disk read
     with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
-        serial, t1 = timed(targets.precompute, dataset, cache_dir=one, n_jobs=1, progress=False)
-        parallel, t2 = timed(targets.precompute, dataset, cache_dir=two, n_jobs=2, progress=False)
-        warm, t3 = timed(targets.precompute, dataset, cache_dir=two, n_jobs=2, progress=False)
+        serial, t1 = timed(precompute, dataset, cache_dir=one, n_jobs=1, progress=False)
+        parallel, t2 = timed(precompute, dataset, cache_dir=two, n_jobs=2, progress=False)
+        warm, t3 = timed(precompute, dataset, cache_dir=two, n_jobs=2, progress=False)
         size_kb = Path(warm.path).stat().st_size / 1024
 
     print("\nprecompute (features.extract + classify_beats, sharded, merged), cold cache:")
@@ -95,10 +97,10 @@ def main(argv=None) -> None:
           f"identical: {same_cache(parallel, warm)}")
 
     beats = serial.beat_counts
-    classes = np.bincount(serial.beat_classes, minlength=len(targets.BEAT_CLASSES))
+    classes = np.bincount(serial.beat_classes, minlength=len(BEAT_CLASSES))
     print(f"\nbeats: {beats.sum()} ({beats.mean():.1f} per record, {int((beats == 0).sum())} records without beats)")
     print("beat classes: " + ", ".join(f"{c} {k} ({k / max(beats.sum(), 1):.1%})"
-                                       for c, k in zip(targets.BEAT_CLASSES, classes)))
+                                       for c, k in zip(BEAT_CLASSES, classes)))
     undefined = np.isnan(serial.record_features).mean(axis=0)
     print("record features undefined (NaN) in: " + ", ".join(
         f"{name} {u:.1%}" for name, u in zip(serial.record_feature_names, undefined) if u > 0) or "none")
