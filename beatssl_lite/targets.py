@@ -105,10 +105,15 @@ def cosine_similarity(features: np.ndarray) -> np.ndarray:
     return np.clip(sim, 0.0, 1.0, out=sim)
 
 
+def _base_feature(name: str) -> str:
+    """The beat feature a record feature summarises ('median_qrs_axis_deg' -> 'qrs_axis_deg'), else ``name``."""
+    return name[len("median_"):] if name.startswith("median_") and name not in FEATURE_SCALES else name
+
+
 def feature_scales(names) -> np.ndarray:
     """(F,) soft_2 scales for the feature ``names`` (``FEATURE_SCALES``; 'median_x' uses the scale of 'x')."""
     names = [str(n) for n in names]
-    keys = [n[len("median_"):] if n.startswith("median_") and n not in FEATURE_SCALES else n for n in names]
+    keys = [_base_feature(n) for n in names]
     missing = [n for n, k in zip(names, keys) if k not in FEATURE_SCALES]
     if missing:
         raise KeyError(
@@ -117,14 +122,23 @@ def feature_scales(names) -> np.ndarray:
     return np.array([FEATURE_SCALES[k] for k in keys], dtype=np.float64)
 
 
+def angular_features(names) -> np.ndarray:
+    """(F,) bool: which of the feature ``names`` are angles (``ANGULAR_FEATURES``; 'median_x' is one if 'x' is).
+
+    The one lookup of angular features: soft_2 compares these on the circle, by the wrapped difference."""
+    return np.array([_base_feature(str(n)) in ANGULAR_FEATURES for n in names], dtype=bool)
+
+
 def rbf_similarity(features: np.ndarray, names=None, scales=None) -> np.ndarray:
     """soft_2 similarity: Gaussian kernel on features scaled by fixed physiological scales, in (0, 1].
 
     features: (N, F), NaN where undefined. names: F feature names, to look up ``FEATURE_SCALES`` and which features
-    are angles (``ANGULAR_FEATURES``); or scales: (F,) explicit positive scales (all features linear).
+    are angles (``angular_features``: 'qrs_axis_deg' and the record's 'median_qrs_axis_deg'); or scales: (F,)
+    explicit positive scales (all features linear).
     Returns (N, N) float64: K[i, j] = exp(-(1/2) mean_f d_f**2) over the features finite in both, with
-    d_f = (x_if - x_jf) / scale_f, and for an angle d_f = 2 sin(delta / 2) / scale_f (the chord between the two
-    directions, scale in radians: ~ delta for small differences, and opposite axes are the farthest apart).
+    d_f = (x_if - x_jf) / scale_f, and for an angle d_f = 2 sin(delta / 2) / scale_f with delta the wrapped
+    difference in (-180, 180] degrees (the chord between the two directions, scale in radians: ~ delta for small
+    differences, +179 and -179 degrees are 2 degrees apart, and opposite axes are the farthest apart).
     A pair with no common feature gets 0. Computed as matrix products, (N, N) memory only.
     """
     features = _check_features(features, "features")
@@ -137,7 +151,7 @@ def rbf_similarity(features: np.ndarray, names=None, scales=None) -> np.ndarray:
             raise ValueError(f"names: expected {f} feature names for features of shape {features.shape}, "
                              f"got {len(names)}")
         scales = feature_scales(names)
-        angular = np.array([name in ANGULAR_FEATURES for name in names])
+        angular = angular_features(names)
     else:
         scales = np.asarray(scales, dtype=np.float64)
         if scales.shape != (f,) or not (scales > 0).all():

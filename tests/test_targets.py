@@ -136,6 +136,39 @@ def test_soft_2_axis_is_circular_and_one_scale_closed_form():
     assert median[0, 1] == pytest.approx(math.exp(-0.25))
 
 
+def naive_wrapped_rbf(a_deg, b_deg, scale_deg):
+    """soft_2 of two single angles, from the formula: wrapped difference, chord, Gaussian."""
+    delta = (a_deg - b_deg + 180.0) % 360.0 - 180.0  # in [-180, 180)
+    d = 2 * math.sin(math.radians(delta) / 2) / math.radians(scale_deg)
+    return math.exp(-0.5 * d * d)
+
+
+@pytest.mark.parametrize("name", ["qrs_axis_deg", "median_qrs_axis_deg"])
+def test_soft_2_compares_every_angular_feature_on_the_circle(name):
+    """The record-level axis (median_qrs_axis_deg) used to be compared on a line: +179 vs -179 gave 1e-31."""
+    scale = targets.FEATURE_SCALES["qrs_axis_deg"]
+    angles = np.array([179.0, -179.0, 0.0, 180.0, -90.0, 90.0, 45.0, -135.0, 10.0, -170.0])
+    s = targets.rbf_similarity(angles[:, None], names=(name,))
+    naive = np.array([[naive_wrapped_rbf(a, b, scale) for b in angles] for a in angles])
+    np.testing.assert_allclose(s, naive, rtol=1e-12, atol=1e-15)
+    assert s[0, 1] > 0.99  # +179 and -179 degrees are 2 degrees apart
+    # opposite axes are the farthest apart: the smallest similarity over a fine grid of differences
+    grid = np.arange(-180.0, 180.0, 0.5)
+    around = targets.rbf_similarity(np.append(grid, 0.0)[:, None], names=(name,))[-1, :-1]
+    assert s[2, 3] == pytest.approx(around.min()) and grid[np.argmin(around)] == -180.0
+    assert s[2, 3] == pytest.approx(math.exp(-0.5 * (2 / math.radians(scale)) ** 2))
+
+
+def test_every_angular_feature_of_the_extractor_is_known_as_angular():
+    """Any feature in degrees among the extractor's beat and record features is compared on the circle."""
+    from beatssl_lite import features
+
+    for names in (features.BEAT_FEATURES, features.RECORD_FEATURES):
+        in_degrees = np.array([name.endswith("_deg") for name in names])
+        np.testing.assert_array_equal(targets.angular_features(names), in_degrees, err_msg=str(names))
+    assert in_degrees.sum() == 1  # median_qrs_axis_deg among the record features
+
+
 def test_hard_similarity_is_identity():
     x = random_features(5)
     np.testing.assert_array_equal(targets.similarity(x, "hard"), np.eye(5))
