@@ -22,14 +22,15 @@ Split: LUDB's patient-level split ``ludb_split(dataset)`` (test_fraction 0.2, se
 held-out part the segmentation task reports on. --split report (default) scores the 40 held-out records, tune the
 160 others (tune delineation thresholds there only), all every record. The delineator's thresholds were chosen on
 LUDB before this split existed, so even the report split is not fully unseen by them: say so with its figures.
-Second table (--consensus): the earlier multi-lead consensus protocol (ground truth = median over leads of the
+Second table: the earlier multi-lead consensus protocol (ground truth = median over leads of the
 annotated bound per beat, ``delineation.annotated_delineation``; beats matched by R peak within 150 ms; MAE, bias
-and SD of bounds and intervals), comparable with CSE-style global delineation results but with nobody else's.
+and SD of bounds and intervals; ours only, on the same delineations), comparable with CSE-style global delineation
+results but with nobody else's.
 Without LUDB: the embedded synthetic ECG (exact wave bounds, the same in every lead, whole record annotated),
 said so in capitals. --worst N lists the N records with most P-boundary errors of ours (FN + FP, both P bounds).
 
     python benchmarks/bench_delineation.py [--data DIR] [--split report|tune|all] [--quick] [--no-neurokit]
-                                           [--consensus] [--worst N] [--tolerance-ms 150] [--axis]
+                                           [--worst N] [--tolerance-ms 150] [--axis]
 """
 
 from __future__ import annotations
@@ -296,7 +297,6 @@ def main() -> None:
     parser.add_argument("--tolerance-ms", type=float, default=DEFAULT_TOLERANCE_MS,
                         help=f"matching window (default {DEFAULT_TOLERANCE_MS:g} ms)")
     parser.add_argument("--no-neurokit", action="store_true", help="skip neurokit2 even when installed")
-    parser.add_argument("--consensus", action="store_true", help="also print the multi-lead consensus table")
     parser.add_argument("--worst", type=int, default=0, metavar="N",
                         help="list the N records with most P-boundary errors of ours")
     parser.add_argument("--synthetic", type=int, default=200, help="synthetic records when LUDB is absent")
@@ -342,7 +342,7 @@ def main() -> None:
              f"{seconds['neurokit2'] / max(seconds['ours'], 1e-9):.1f}x ours)" if with_neurokit else ""))
     if args.worst:
         print_worst(dataset, results, records, args.worst)
-    if args.consensus:
+    if len(records):
         print_consensus(*consensus_collect(dataset, records, results["found"]), dataset.fs)
     if args.axis and root is not None:
         axis_check(dataset, records)
