@@ -43,10 +43,12 @@ Data-parallel training [ours; ref: the autograd-aware gathers, e.g. ``torch.dist
 collectives: all_gather forward, all_reduce(sum) of the gradient backward]: with ``gather`` on (the default
 whenever a process group is initialised), each rank's anchors are its own items and its candidates are the items
 of every rank, gathered with gradients; item counts may differ between ranks (beats), so tensors are padded to
-the largest count, gathered and unpadded. Beat classes are gathered too; soft ``weights`` must then be the *global* (N_total, N_total) matrix over the items of all ranks in rank order
-(gather the feature rows with ``all_gather_variable(..., with_grad=False)``) or its (N_local, N_total) rows of this
-rank. Each rank returns world_size x (its anchors' summed loss) / (all anchors): their mean, which is what
-DistributedDataParallel's gradient averaging differentiates, is the loss of one process on the global batch.
+the largest count, gathered and unpadded. Beat classes are gathered too; soft ``weights`` must then be the
+*global* (N_total, N_total) matrix over the items of all ranks in rank order (gather the feature rows with
+``all_gather_variable(..., with_grad=False)``) or this rank's (N_local, N_total) rows of it. Each rank returns
+world_size x (its anchors' summed loss) / (all anchors): their mean, which is what DistributedDataParallel's
+gradient averaging differentiates, is the loss of one process on the global batch (checked by hand with 2 gloo
+processes and uneven beat counts: loss and input gradients equal to 1e-15 in float64).
 """
 
 from __future__ import annotations
