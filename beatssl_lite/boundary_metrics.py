@@ -30,18 +30,19 @@ detection outside the stretch is dropped instead of counted as FP. So a detectio
 scores a TP when it matches an annotation (within the tolerance), and nothing outside the stretch is ever
 penalised. Annotations all lie inside the stretch by construction, so FN is unaffected.
 
+Segmentation output (a per-sample label mask) is scored the same way after ``mask_to_waves``.
+
 An annotated wave whose onset or offset the annotators left out (-1 in ``data.annotations_to_waves``) contributes
 no annotation for that bound: a detection of it counts as FP unless it matches another annotation.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
+from .vocabulary import WAVES
 
 #: Default matching window, ms: the AAMI-style tolerance of the LUDB delineation literature.
 DEFAULT_TOLERANCE_MS = 150.0
@@ -261,3 +262,35 @@ def combine_waves(per_lead) -> dict:
     """Pool ``score_waves`` results (an iterable of dicts) boundary by boundary."""
     per_lead = list(per_lead)
     return {name: combine(scores[name] for scores in per_lead) for name in BOUNDARIES}
+
+
+def mask_to_waves(mask) -> dict:
+    """Per-sample ``vocabulary.WAVES`` codes (0 none, 1 P, 2 QRS, 3 T) of one lead -> {kind: (n, 3) rows}.
+
+    Each maximal run of one nonzero code is a wave: (onset, -1, offset), the first and last sample of the run (the
+    peak is not defined by a mask: -1). A run that touches the first or the last sample of ``mask`` is cut by the
+    window, so that bound is -1 (not a boundary; left out when scoring). Two waves of the same kind with no sample
+    between them are one run, hence one wave. The inverse of ``wfdb_io.waves_to_mask`` for separated waves, so
+    predicted and annotated masks go through ``score_waves`` like delineations.
+    """
+    labels = np.asarray(mask)
+    if labels.ndim != 1:
+        raise ValueError(f"mask: expected a 1-D array of per-sample wave codes, got shape {labels.shape}")
+    if len(labels) and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0
+                        or labels.max() >= len(WAVES)):
+        raise ValueError(f"mask: expected integer codes 0..{len(WAVES) - 1} ({', '.join(WAVES)}), got dtype "
+                         f"{labels.dtype}" + (f", range {labels.min()}..{labels.max()}" if len(labels) else ""))
+    result = {kind: np.zeros((0, 3), dtype=np.int64) for kind in WAVES[1:]}
+    if len(labels) == 0:
+        return result
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(labels)) + 1])
+    stops = np.concatenate([starts[1:] - 1, [len(labels) - 1]])
+    codes = labels[starts]
+    onsets = np.where(starts == 0, -1, starts)
+    offsets = np.where(stops == len(labels) - 1, -1, stops)
+    for code, kind in enumerate(WAVES):
+        if code == 0:
+            continue
+        keep = codes == code
+        result[kind] = np.stack([onsets[keep], np.full(keep.sum(), -1), offsets[keep]], axis=1).astype(np.int64)
+    return result

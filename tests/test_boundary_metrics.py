@@ -5,7 +5,9 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from beatssl_lite.boundary_metrics import (BOUNDARIES, DEFAULT_TOLERANCE_MS, BoundaryScore, annotated_stretch,
-                                           combine, combine_waves, match_boundaries, score_boundaries, score_waves)
+                                           combine, combine_waves, mask_to_waves, match_boundaries, score_boundaries,
+                                           score_waves)
+from beatssl_lite.wfdb_io import waves_to_mask
 
 
 def brute_force(detected, annotated, tolerance):
@@ -207,3 +209,47 @@ def test_bad_input_is_named():
 def test_enumeration_helper_is_itself_right():
     # the brute force used above, on a case small enough to list by hand: a 0 and 10, d 9 and 19, tolerance 10
     assert brute_force([9, 19], [0, 10], 10) == (2, 18.0)
+
+
+def test_mask_to_waves_hand_case_and_window_edges():
+    mask = np.array([2, 2, 0, 1, 1, 1, 0, 0, 2, 2, 2, 3, 3, 0, 3])
+    waves = mask_to_waves(mask)
+    assert waves["P"].tolist() == [[3, -1, 5]]
+    assert waves["QRS"].tolist() == [[-1, -1, 1], [8, -1, 10]]  # the first QRS is cut by the window's start
+    assert waves["T"].tolist() == [[11, -1, 12], [14, -1, -1]]  # the last T is cut by the window's end
+    assert {kind: rows.shape for kind, rows in mask_to_waves(np.zeros(0, dtype=int)).items()} == \
+        {"P": (0, 3), "QRS": (0, 3), "T": (0, 3)}
+
+
+def test_mask_to_waves_inverts_the_mask_painter():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        waves, t = {"P": [], "QRS": [], "T": []}, int(rng.integers(5, 40))
+        while t < 4900:
+            for kind, width in (("P", 50), ("QRS", 45), ("T", 120)):
+                on = t + int(rng.integers(1, 30))
+                waves[kind].append((on, on + width // 2, on + width + int(rng.integers(0, 20))))
+                t = waves[kind][-1][2] + 1
+        mask = waves_to_mask({k: np.array(v).reshape(-1, 3) for k, v in waves.items()}, t + 10)
+        back = mask_to_waves(mask)
+        for kind in waves:
+            expected = np.array(waves[kind])[:, [0, 2]]
+            np.testing.assert_array_equal(back[kind][:, [0, 2]], expected)
+
+
+def test_masks_score_like_delineations():
+    truth = np.zeros(1000, dtype=np.int8)
+    truth[100:150], truth[200:250], truth[300:450] = 1, 2, 3
+    predicted = np.zeros(1000, dtype=np.int8)
+    predicted[105:150], predicted[200:255], predicted[310:440], predicted[600:640] = 1, 2, 3, 1
+    scores = score_waves(mask_to_waves(predicted), mask_to_waves(truth), fs=500.0)
+    assert (scores["P_on"].tp, scores["P_on"].fp) == (1, 0)  # the extra P at 600 lies outside the stretch [100, 449]
+    np.testing.assert_allclose(scores["P_on"].errors_ms, [10.0])
+    np.testing.assert_allclose(scores["QRS_off"].errors_ms, [10.0])
+    np.testing.assert_allclose(scores["T_off"].errors_ms, [-20.0])
+    with pytest.raises(ValueError, match="mask"):
+        mask_to_waves(np.array([0, 4]))
+    with pytest.raises(ValueError, match="mask"):
+        mask_to_waves(np.zeros((2, 3), dtype=int))
+    with pytest.raises(ValueError, match="mask"):
+        mask_to_waves(np.array([0.0, 1.0]))
