@@ -262,7 +262,7 @@ def precompute(
     shards, the file written) is logged through ``logging`` at INFO.
     """
     from . import features
-    from .data import user_cache_dir
+    from .datasets import user_cache_dir
 
     for attribute in ("signals", "fs", "record_ids", "name"):
         if not hasattr(dataset, attribute):

@@ -23,11 +23,27 @@ What Beat-SSL prescribes and what is ours:
 - **[ours] per batch**, unlike SoftCLT's N x N matrix over the training set **[ref]**: every target matrix
   is built from a batch's cached feature rows (``precompute.FeatureCache.batch``), so nothing scales with the
   dataset size squared.
+
+Two implementations of the same targets:
+
+- numpy, float64, the tested reference (``similarity``, ``two_view_targets``, ``rhythm_targets``,
+  ``beat_targets``): full (2N, 2N) layouts, for the book, plots and tests.
+- torch, for a training step (``rhythm_target_block``, ``beat_target_block``): float32, on the batch's device, no
+  gradient, and only the (N, N) *cross-view block* P. With the 2N items of a step stacked as [view 1 of items
+  0..N-1, view 2 of items 0..N-1], the full target is [[P, P], [P, P]] with its main diagonal (each row with
+  itself) excluded; P[i, i] = 1 is the partner (the other view of the same ECG or beat), P[i, j] for i != j the
+  target of two different items, whichever views they come from (symmetric, in [0, 1]). The hard rhythm block is
+  the identity (SimCLR). A loss applies the block structure itself; ``two_view_from_block(P)`` builds the
+  (2N, 2N) matrix for tests and plots, and equals the numpy layout to float32 rounding. For the ~2,600 beats of a
+  256-ECG batch P is 27 MB where the (2M, 2M) float64 matrix is 216 MB.
+  Separate functions rather than one accepting both array kinds, because they return different things: the numpy
+  reference the full layout with 0 on its diagonal, the step the block with 1 on its diagonal.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .vocabulary import BEAT_CLASSES
 
@@ -247,7 +263,8 @@ def rhythm_targets(record_features: np.ndarray, strategy: str = "soft_1", power:
     power: exponent of the soft similarity (1 or 50 [paper]).
     names: F_r feature names for soft_2 (default ``features.RECORD_FEATURES``).
     Layout as ``two_view_targets``: rows/cols 0..B-1 are view 1, B..2B-1 view 2; 0 on the diagonal, 1 at the
-    partner, the similarity of the two original ECGs elsewhere. Values in [0, 1].
+    partner, the similarity of the two original ECGs elsewhere. Values in [0, 1]. The float64 reference of
+    ``rhythm_target_block`` (torch, for a training step).
     """
     record_features = _check_features(record_features, "record_features")
     if strategy == "soft_2" and names is None:
@@ -278,6 +295,7 @@ def beat_targets(
     The beats come from R peaks found on the un-augmented ECG, so both augmented views hold the same M beats; for a
     loss over the 2M beats of both views, ``two_view_targets(beat_targets(...))`` gives the (2M, 2M) layout of
     ``rhythm_targets`` (partner = the same beat in the other view). A batch without beats gives a (0, 0) matrix.
+    The float64 reference of ``beat_target_block`` (torch, for a training step: the block with 1 on its diagonal).
     """
     beat_features = _check_features(beat_features, "beat_features")
     m = len(beat_features)
@@ -303,3 +321,227 @@ def beat_targets(
         targets *= beat_record_index[:, None] == beat_record_index[None, :]
     np.fill_diagonal(targets, 0.0)
     return targets
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Targets of a training step, in torch on the batch's device: the cross-view block only.
+#
+# The two-view target matrix of N items (ECGs or beats) x 2 views is a block structure: with P the (N, N) target
+# between view 1 of item i and view 2 of item j, it is [[P, P], [P, P]] with its main diagonal (an item with
+# itself) excluded. P carries everything: P[i, i] = 1 is the partner, P[i, j] the target of two different items,
+# the same whichever views they come from. So a step builds P, never the (2N, 2N) matrix: for 2,600 beats that
+# is 27 MB of float32 instead of the 216 MB float64 (2M, 2M) matrix of ``two_view_targets(beat_targets(...))``.
+
+#: Rows per block of the pairwise computation: a (rows, N) float64 block stays near 8 MB whatever N is.
+_BLOCK_ELEMENTS = 1 << 20
+
+
+def _as_device(values, device) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return values.device if isinstance(values, torch.Tensor) else torch.device("cpu")
+
+
+def _as_tensor(values, name: str, device: torch.device, ndim: int) -> torch.Tensor:
+    """``values`` (tensor or array-like) as a tensor on ``device``, or a ValueError naming it."""
+    tensor = values if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values))
+    if tensor.ndim != ndim:
+        shape = "(n_items, n_features)" if ndim == 2 else "(n_items,)"
+        raise ValueError(f"{name}: expected a {ndim}-D {shape} tensor, got shape {tuple(tensor.shape)}")
+    return tensor.to(device)
+
+
+def _check_features_torch(features, name: str, device: torch.device) -> torch.Tensor:
+    tensor = _as_tensor(features, name, device, ndim=2)
+    if not tensor.dtype.is_floating_point:
+        tensor = tensor.to(_work_dtype(device))
+    if torch.isinf(tensor).any():
+        raise ValueError(f"{name}: infinite values; use NaN for undefined features")
+    return tensor
+
+
+def _check_names(names, n_features: int) -> list:
+    names = [str(name) for name in names]
+    if len(names) != n_features:
+        raise ValueError(f"names: expected {n_features} feature names, one per feature column, got {len(names)}")
+    return names
+
+
+def _work_dtype(device: torch.device) -> torch.dtype:
+    """float64 for the pairwise arithmetic (MPS has none: float32 there)."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _soft_columns(x: torch.Tensor, strategy: str, names) -> tuple:
+    """Per-item columns whose pairwise products give the strategy's similarity (see ``_similarity_rows``).
+
+    soft_1: (x0, x0**2, mask) with x0 the features, 0 where undefined. soft_2: (e, e**2, mask, finite): every
+    feature embedded so that the squared distance over a column pair is d_f**2 (``rbf_similarity``), e centred per
+    column over the items that have it (distances do not change; the products then cancel less), each column with
+    its feature's finite-mask, plus the (N, F) finite-mask of the features (for the number of common features).
+    """
+    finite = torch.isfinite(x)
+    x0 = torch.where(finite, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    if strategy == "soft_1":
+        return x0, x0 * x0, finite.to(x.dtype)
+    scales = torch.as_tensor(feature_scales(names), dtype=x.dtype, device=x.device)
+    angular = torch.as_tensor(angular_features(names), device=x.device)
+    linear = ~angular
+    theta = torch.deg2rad(x0[:, angular])
+    scale_rad = torch.deg2rad(scales[angular])
+    e = torch.cat([x0[:, linear] / scales[linear], torch.cos(theta) / scale_rad, torch.sin(theta) / scale_rad], 1)
+    m = torch.cat([finite[:, linear], finite[:, angular], finite[:, angular]], 1).to(x.dtype)
+    count = m.sum(0).clamp_min(1.0)
+    e = (e - (e * m).sum(0) / count) * m
+    return e, e * e, m, finite.to(x.dtype)
+
+
+def _similarity_rows(columns: tuple, rows: slice, strategy: str) -> torch.Tensor:
+    """Rows ``rows`` of the (N, N) similarity, in the columns' dtype: the formulas of ``cosine_similarity`` and
+    ``rbf_similarity``, as matrix products over the features both items have."""
+    if strategy == "soft_1":
+        x0, squares, m = columns
+        sim = x0[rows] @ x0.T
+        denom = (squares[rows] @ m.T).mul_(m[rows] @ squares.T).sqrt_()
+        empty = denom == 0
+        return sim.div_(denom.masked_fill_(empty, 1.0)).masked_fill_(empty, 0.0).clamp_(0.0, 1.0)
+    e, squares, m, finite = columns
+    d2 = squares[rows] @ m.T
+    d2.addmm_(m[rows], squares.T).addmm_(e[rows], e.T, alpha=-2.0).clamp_min_(0.0)
+    common = finite[rows] @ finite.T
+    none = common == 0
+    return d2.div_(common.masked_fill_(none, 1.0).mul_(-2.0)).exp_().masked_fill_(none, 0.0)
+
+
+def _check_rows(rows, n: int) -> tuple:
+    """``rows`` (None or a slice with step 1) as (start, stop) within 0..n, or a ValueError naming it."""
+    if rows is None:
+        return 0, n
+    if not isinstance(rows, slice) or rows.step not in (None, 1):
+        raise ValueError(f"rows: expected None or a slice of consecutive items, e.g. slice(0, 128), got {rows!r}")
+    start, stop, _ = rows.indices(n)
+    return start, max(start, stop)
+
+
+def _set_partners(block: torch.Tensor, start: int) -> torch.Tensor:
+    """Set the partner entries of the rows start..start + len(block) - 1 of a block to 1: block[k, start + k]."""
+    k = torch.arange(len(block), device=block.device)
+    block[k, start + k] = 1.0
+    return block
+
+
+@torch.no_grad()
+def _target_block(features: torch.Tensor, strategy: str, power: float, names, start: int, stop: int):
+    """Rows start..stop-1 of the (N, N) float32 block: similarity ** power of the rows of ``features`` (already on
+    the device), 1 at the partners."""
+    n, device = len(features), features.device
+    out = torch.zeros((stop - start, n), dtype=torch.float32, device=device)
+    if strategy == "hard":
+        return _set_partners(out, start)
+    # The targets keep full precision inside a mixed-precision step (s ** 50 multiplies the relative error of s by
+    # 50): autocast is off here, and the pairwise products run in float64, to which TF32 does not apply.
+    with torch.autocast(device_type=device.type, enabled=False):
+        x = features.to(_work_dtype(device))
+        columns = _soft_columns(x, strategy, names)
+        step = max(1, _BLOCK_ELEMENTS // max(n, 1))
+        for first in range(start, stop, step):
+            rows = slice(first, min(first + step, stop))
+            out[first - start:rows.stop - start] = _similarity_rows(columns, rows, strategy)
+        if power != 1.0:
+            out.log_().mul_(power).exp_()  # s ** power, and log(0) = -inf gives exactly 0
+    return _set_partners(out, start)
+
+
+def rhythm_target_block(record_features, strategy: str = "soft_1", power: float = 1.0, names=None,
+                        device=None, rows: slice | None = None) -> torch.Tensor:
+    """(B, B) float32 cross-view rhythm target block of a batch of B ECGs, on the batch's device (torch).
+
+    record_features: (B, F_r) tensor (or array) of the batch's record feature rows (``FeatureBatch.record_features``),
+        NaN where undefined. strategy, power, names: as ``rhythm_targets`` (soft_2 names default to
+        ``features.RECORD_FEATURES``). device: where to build the block (default: record_features' device; CPU for
+        an array). rows: only these rows of P, a slice of consecutive ECGs (default all): in a data-parallel step
+        this rank's ECGs among the gathered batch, (B_local, B_total) instead of (B_total, B_total).
+    Returns P, float32, on ``device``, no gradient: P[i, j] = target between view 1 of ECG i and view 2 of ECG j.
+        P[i, i] = 1 (the partner view); for i != j, P[i, j] = P[j, i] = the similarity of the two original ECGs
+        ** power in [0, 1] (0 for 'hard'); 'hard' gives the identity (SimCLR / NT-Xent). With rows=slice(a, b):
+        P[a:b], (b - a, B), its partners at [k, a + k].
+    The full (2B, 2B) target over the stacked views [view 1 of 0..B-1, view 2 of 0..B-1] is [[P, P], [P, P]] with
+    its main diagonal (each row with itself) excluded: exactly ``rhythm_targets`` (the float64 numpy reference),
+    which ``two_view_from_block(P)`` rebuilds. A loss applies that structure itself; it never needs (2B, 2B).
+    """
+    device = _as_device(record_features, device)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+    power = _check_power(power)
+    features = _check_features_torch(record_features, "record_features", device)
+    if strategy == "soft_2":
+        if names is None:
+            from .features import RECORD_FEATURES as names
+        names = _check_names(names, features.shape[1])
+    return _target_block(features, strategy, power, names, *_check_rows(rows, len(features)))
+
+
+def beat_target_block(beat_features, beat_record_index, beat_classes, strategy: str = "hard", power: float = 1.0,
+                      names=None, scope: str = "batch", device=None, rows: slice | None = None) -> torch.Tensor:
+    """(M, M) float32 cross-view beat target block of the M beats of a batch, on the batch's device (torch).
+
+    beat_features: (M, F_b) tensor (or array) of the batch's beat feature rows; beat_record_index: (M,) integer
+        position in the batch of each beat's ECG; beat_classes: (M,) integer codes into ``BEAT_CLASSES`` (all
+        three from ``FeatureBatch``). strategy, power, names, scope: as ``beat_targets`` (soft_2 names default to
+        ``features.BEAT_FEATURES``). device: where to build the block (default: beat_features' device; CPU for an
+        array). rows: only these rows of P, a slice of consecutive beats (default all): in a data-parallel step
+        this rank's beats among the gathered batch, (M_local, M_total) instead of (M_total, M_total).
+    Returns P, float32, on ``device``, no gradient: P[k, l] = target between beat k in view 1 and beat l in view 2.
+        P[k, k] = 1 (the same beat in the other view: its partner, whatever its class, Q included); for k != l:
+        'hard': 1 if beats k and l have the same class and it is not Q, else 0 (the hard beat positives: the same
+        class from ``beat_classes``, or the same beat in the other view); 'soft_1' / 'soft_2': the beat feature
+        similarity ** power in [0, 1]. scope='record' sets P[k, l] = 0 for beats of different ECGs. With
+        rows=slice(a, b): P[a:b], (b - a, M), its partners at [k, a + k].
+    The full (2M, 2M) target over the stacked beats [view 1 of beats 0..M-1, view 2 of beats 0..M-1] is
+    [[P, P], [P, P]] with its main diagonal (each beat with itself) excluded: exactly
+    ``two_view_targets(beat_targets(...))`` (the float64 numpy reference). A batch without beats gives (0, 0).
+    """
+    device = _as_device(beat_features, device)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+    power = _check_power(power)
+    if scope not in ("batch", "record"):
+        raise ValueError(f"scope: expected 'batch' or 'record', got {scope!r}")
+    features = _check_features_torch(beat_features, "beat_features", device)
+    m = len(features)
+    index = _as_tensor(beat_record_index, "beat_record_index", device, ndim=1)
+    classes = _as_tensor(beat_classes, "beat_classes", device, ndim=1)
+    for name, values in (("beat_record_index", index), ("beat_classes", classes)):
+        if values.shape != (m,) or (m and (values.dtype.is_floating_point or values.dtype.is_complex
+                                           or values.dtype == torch.bool)):
+            raise ValueError(f"{name}: expected ({m},) integers, one per beat, got {values.dtype} "
+                             f"{tuple(values.shape)}")
+    if m and (int(classes.min()) < 0 or int(classes.max()) >= len(BEAT_CLASSES)):
+        raise ValueError(f"beat_classes: expected codes 0-{len(BEAT_CLASSES) - 1} into {BEAT_CLASSES}")
+    start, stop = _check_rows(rows, m)
+    with torch.no_grad():
+        if strategy == "hard":
+            classes = classes.to(torch.int64)
+            # every Q beat gets a code of its own (-1, -2, ...): it matches no other beat, only itself (its partner)
+            own = -1 - torch.arange(m, device=device)
+            codes = torch.where(classes == BEAT_CLASSES.index("Q"), own, classes)
+            block = (codes[start:stop, None] == codes[None, :]).to(torch.float32)
+        else:
+            if strategy == "soft_2":
+                if names is None:
+                    from .features import BEAT_FEATURES as names
+                names = _check_names(names, features.shape[1])
+            block = _target_block(features, strategy, power, names, start, stop)
+        if scope == "record":
+            block.mul_(index[start:stop, None] == index[None, :])
+    return block
+
+
+def two_view_from_block(block) -> torch.Tensor:
+    """The (2N, 2N) two-view target [[P, P], [P, P]] with its main diagonal set to 0, from a block P (torch).
+
+    The layout of ``two_view_targets``; for tests, plots and small batches: a training step passes the block."""
+    block = block if isinstance(block, torch.Tensor) else torch.as_tensor(np.asarray(block))
+    if block.ndim != 2 or block.shape[0] != block.shape[1]:
+        raise ValueError(f"block: expected a square (N, N) target block, got shape {tuple(block.shape)}")
+    return block.repeat(2, 2).fill_diagonal_(0.0)

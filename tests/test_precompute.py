@@ -15,7 +15,7 @@ CLASSIFIER_NAMES = ("rr_pre_ms", "rr_post_ms", "qrs_ms", "p_present")
 
 def toy_dataset(n=10, name="toy"):
     """Random signals; sample [0, 0] of record i holds its beat count for the stand-in extractor below."""
-    from beatssl_lite.data import ECGDataset
+    from beatssl_lite.records import ECGDataset
 
     signals = np.random.default_rng(7).normal(size=(n, 12, 200)).astype(np.float32)
     signals[:, 0, 0] = np.arange(n) % 4

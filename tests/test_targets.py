@@ -1,9 +1,11 @@
-"""Targets: similarity against naive loops from the formulas, the paper's 3 x 2 target layout, beat targets."""
+"""Targets: similarity against naive loops from the formulas, the paper's 3 x 2 target layout, beat targets, and
+the torch target blocks of a training step against the numpy float64 reference."""
 
 import math
 
 import numpy as np
 import pytest
+import torch
 
 from beatssl_lite import targets
 from beatssl_lite.targets import beat_targets, rhythm_targets, two_view_targets
@@ -285,3 +287,168 @@ def test_plot_target_matrix_and_histograms():
     fig = plot_histograms({"raw": [0.99, 0.995, np.nan], "power 50": [0.6, 0.8]}, bins=5)
     counts = [sum(p.get_height() for p in ax.patches) for ax in fig.axes]
     assert counts == [2, 2]
+
+
+# ------------------------------------------------------------------ torch target blocks of a training step
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+STRATEGY_POWERS = [("hard", 1.0), ("soft_1", 1.0), ("soft_1", 50.0), ("soft_2", 1.0), ("soft_2", 3.0)]
+#: float32 tolerance: the block is float32, the reference float64 (s ** 50 carries 50x the rounding of s).
+F32 = dict(rtol=1e-5, atol=2e-6)
+
+
+def cross_view_block(two_view):
+    """The (N, N) view-1 x view-2 block of a (2N, 2N) two-view target matrix."""
+    n = len(two_view) // 2
+    return two_view[:n, n:]
+
+
+def check_block(block, reference_two_view, device):
+    assert block.dtype == torch.float32 and block.device.type == device and not block.requires_grad
+    got = block.cpu().numpy()
+    np.testing.assert_allclose(got, cross_view_block(reference_two_view), **F32)
+    np.testing.assert_allclose(targets.two_view_from_block(block).cpu().numpy(), reference_two_view, **F32)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("strategy, power", STRATEGY_POWERS)
+def test_rhythm_block_equals_the_numpy_reference_on_random_features(strategy, power, device):
+    x = random_features(40, seed=11)
+    x[7] = np.nan  # an ECG without beats: no feature at all
+    reference = rhythm_targets(x, strategy, power, names=NAMES)
+    block = targets.rhythm_target_block(torch.as_tensor(x, device=device), strategy, power, names=NAMES)
+    check_block(block, reference, device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("scope", ["batch", "record"])
+@pytest.mark.parametrize("strategy, power", STRATEGY_POWERS)
+def test_beat_block_equals_the_numpy_reference_on_random_features(strategy, power, scope, device):
+    rng = np.random.default_rng(12)
+    x = random_features(90, seed=12)
+    classes = rng.integers(0, len(BEAT_CLASSES), len(x))
+    records = np.sort(rng.integers(0, 9, len(x)))
+    reference = two_view_targets(beat_targets(x, records, classes, strategy, power, names=NAMES, scope=scope))
+    block = targets.beat_target_block(*(torch.as_tensor(a, device=device) for a in (x, records, classes)),
+                                      strategy, power, names=NAMES, scope=scope)
+    check_block(block, reference, device)
+
+
+@pytest.mark.parametrize("strategy, power", STRATEGY_POWERS)
+def test_block_rows_of_a_data_parallel_rank_are_rows_of_the_full_block(strategy, power):
+    rng = np.random.default_rng(14)
+    x = random_features(50, seed=14)
+    classes, records = rng.integers(0, len(BEAT_CLASSES), 50), np.repeat(np.arange(10), 5)
+    full = targets.beat_target_block(x, records, classes, strategy, power, names=NAMES, scope="record")
+    rhythm = targets.rhythm_target_block(x, strategy, power, names=NAMES)
+    for rows in (slice(0, 20), slice(20, 35), slice(35, 50), slice(49, None)):
+        part = targets.beat_target_block(x, records, classes, strategy, power, names=NAMES, scope="record", rows=rows)
+        torch.testing.assert_close(part, full[rows], rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(targets.rhythm_target_block(x, strategy, power, names=NAMES, rows=rows),
+                                   rhythm[rows], rtol=1e-6, atol=1e-7)
+
+
+def test_hard_beat_block_positives_from_a_naive_loop():
+    """Hard beat positives: the same class (Q excepted) or the same beat in the other view."""
+    classes = np.array([0, 0, 2, 0, 4, 4, 2, 1])  # N N V N Q Q V S
+    block = targets.beat_target_block(np.zeros((8, 2)), np.arange(8), classes, "hard").numpy()
+    for k in range(8):
+        for l in range(8):
+            positive = k == l or (classes[k] == classes[l] and BEAT_CLASSES[classes[k]] != "Q")
+            assert block[k, l] == float(positive)
+    np.testing.assert_array_equal(targets.rhythm_target_block(random_features(5), "hard").numpy(), np.eye(5))
+
+
+@pytest.fixture(scope="module")
+def extracted_features():
+    """Beat and record features of synthetic records from the real extractor (NaN where a feature is undefined)."""
+    from beatssl_lite import features
+    from beatssl_lite.synthetic import make_synthetic_dataset
+
+    ds = make_synthetic_dataset(12, fs=100.0, seed=5)
+    ecgs = [features.extract(signal, ds.fs) for signal in ds.signals]
+    beats = np.concatenate([ecg.beats for ecg in ecgs])
+    index = np.repeat(np.arange(len(ecgs)), [len(ecg.r_peaks) for ecg in ecgs])
+    return np.stack([ecg.record for ecg in ecgs]), beats, index
+
+
+def block_matches_reference(record_features, beat_features, index, classes, device="cpu"):
+    from beatssl_lite import features
+
+    for strategy, power in STRATEGY_POWERS:
+        reference = rhythm_targets(record_features, strategy, power)
+        block = targets.rhythm_target_block(record_features, strategy, power, device=device)
+        check_block(block, reference, device)
+        reference = two_view_targets(beat_targets(beat_features, index, classes, strategy, power))
+        block = targets.beat_target_block(beat_features, index, classes, strategy, power, device=device)
+        check_block(block, reference, device)
+    assert len(features.BEAT_FEATURES) == beat_features.shape[1]
+
+
+def test_blocks_equal_the_numpy_reference_on_extracted_features(extracted_features):
+    from beatssl_lite.beat_classes import classify_beats
+
+    record_features, beat_features, index = extracted_features
+    classes = np.concatenate([classify_beats(beat_features[index == i]) for i in range(len(record_features))])
+    assert np.isnan(beat_features).any() and len(beat_features) > 100
+    block_matches_reference(record_features, beat_features, index, classes)
+
+
+@pytest.mark.realdata
+def test_blocks_equal_the_numpy_reference_on_ptbxl_features(ptbxl_root, tmp_path):
+    from beatssl_lite.datasets import load_ptbxl
+    from beatssl_lite.precompute import precompute
+
+    dataset = load_ptbxl(root=ptbxl_root, fs=100, max_records=40, progress=False)
+    batch = precompute(dataset, cache_dir=tmp_path, n_jobs=1, progress=False).batch(np.arange(len(dataset)))
+    block_matches_reference(batch.record_features, batch.beat_features, batch.beat_record_index,
+                            batch.beat_classes)
+
+
+def test_blocks_keep_full_precision_under_autocast():
+    """Mixed precision in the step must not reach the targets: s ** 50 would amplify bfloat16 rounding 50-fold."""
+    x = random_features(30, seed=13)
+    plain = targets.rhythm_target_block(x, "soft_1", 50.0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = targets.rhythm_target_block(x, "soft_1", 50.0)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, plain, rtol=0, atol=0)
+
+
+def test_blocks_of_empty_batches_and_memory_of_the_block():
+    empty = targets.beat_target_block(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0, int), "soft_1", 50.0)
+    assert empty.shape == (0, 0) and empty.dtype == torch.float32
+    assert targets.two_view_from_block(empty).shape == (0, 0)
+    m = 300  # the block holds M x M float32: a quarter of the (2M, 2M) matrix, in half the bytes per value
+    block = targets.beat_target_block(random_features(m), np.zeros(m, int), np.zeros(m, int), "soft_2", names=NAMES)
+    assert block.shape == (m, m) and block.element_size() * block.numel() == m * m * 4
+
+
+def test_block_bad_inputs_are_named():
+    x = random_features(4)
+    with pytest.raises(ValueError, match="strategy"):
+        targets.rhythm_target_block(x, "soft_3")
+    with pytest.raises(ValueError, match="power"):
+        targets.rhythm_target_block(x, "soft_1", power=-1)
+    with pytest.raises(ValueError, match="record_features"):
+        targets.rhythm_target_block(x[0], "soft_1")
+    with pytest.raises(ValueError, match="names"):
+        targets.rhythm_target_block(x, "soft_2", names=NAMES[:3])
+    infinite = x.copy()
+    infinite[1, 2] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        targets.rhythm_target_block(infinite, "soft_1")
+    with pytest.raises(ValueError, match="beat_record_index"):
+        targets.beat_target_block(x, np.zeros(3, int), np.zeros(4, int))
+    with pytest.raises(ValueError, match="beat_classes"):
+        targets.beat_target_block(x, np.zeros(4, int), np.full(4, 7))
+    with pytest.raises(ValueError, match="beat_classes"):
+        targets.beat_target_block(x, np.zeros(4, int), np.zeros(4))
+    with pytest.raises(ValueError, match="scope"):
+        targets.beat_target_block(x, np.zeros(4, int), np.zeros(4, int), scope="ecg")
+    with pytest.raises(ValueError, match="rows"):
+        targets.rhythm_target_block(x, "soft_1", rows=[0, 1])
+    with pytest.raises(ValueError, match="rows"):
+        targets.beat_target_block(x, np.zeros(4, int), np.zeros(4, int), rows=slice(0, 4, 2))
+    with pytest.raises(ValueError, match="block"):
+        targets.two_view_from_block(np.zeros((2, 3)))
