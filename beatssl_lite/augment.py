@@ -22,17 +22,29 @@ Implementation [ours: same result as the step-by-step recipe up to float roundin
 - Steps 1-4 are one linear map per record, A = B S R D_inv on the 8 independent leads; folding in the selection
   of those 8 leads and the derived-lead identities makes it a 12 x 12 map (4 of its columns zero); the maps of
   the whole batch come from a few vectorised numpy operations (no scipy, no loop over records).
-- On a CPU, map and mask are one pass (a numba kernel, records split over torch's thread count): each output
-  lead computes only its unmasked samples from the 8 independent input leads and writes zeros over the rest. A
-  batched matrix product followed by a masked fill reads and writes the whole output twice and computes the half
-  that is then thrown away; the CPU is memory-bound here, so one pass is about 3x faster
-  (``benchmarks/bench_augment.py``).
-- On other devices (GPU): one batched 12 x 12 product, then a masked fill. Every wrapping mask is a window of one
+- On a CPU with numba installed (the optional extra ``beatssl-lite[fast]``), map and mask are one pass (a numba
+  kernel, records split over torch's thread count): each output lead computes only its unmasked samples from the
+  8 independent input leads and writes zeros over the rest. A batched matrix product followed by a masked fill
+  reads and writes the whole output twice and computes the half that is then thrown away; the CPU is
+  memory-bound here, so one pass is faster (``benchmarks/bench_augment.py`` prints by how much).
+- On other devices (GPU), and on a CPU without numba (``FUSED_CPU_KERNEL`` False): one batched 12 x 12 product,
+  then a masked fill. The first call logs (INFO) which path runs. Every wrapping mask is a window of one
   periodic template [1]*L + [0]*(T-L), read at offset (T - start) mod T: the template's T windows are one strided
   view, and a gather copies the chosen ones (the same mask as comparing (t - start) mod T < L, tested).
 - ``out=`` writes into a preallocated tensor, as a training loop can: a fresh 61 MB output (256 x 12 x 5000
   float32) must first be mapped and zeroed by the kernel page by page. CPU outputs are allocated through numpy,
   which asks Linux for 2 MB pages; with torch's 4 kB pages the page faults cost several times the augmentation.
+
+Input rules [ours]:
+- An empty batch (0, 12, T) gives an empty batch of views (0, 12, T) and parameters for 0 records: a batch that
+  a filter emptied, or a rank of a distributed run left without records, flows through like any other.
+- A view that would hold a NaN or inf is refused with a ValueError naming the records and the input leads that
+  hold non-finite values (``check_finite=False`` skips the check): through the VCG, one NaN in one of the 8
+  independent leads would spread to all 12 leads of the view. What reaches a view is the 8 independent leads
+  (3KG recomputes the four derived ones from I and II, so their values do not matter) at the samples that some
+  output lead leaves unmasked; a non-finite value anywhere else changes nothing and passes. The check runs on
+  the output: inside the fused kernel, on values still in registers (no extra pass over memory; the benchmark
+  prints its cost), and with one ``torch.isfinite`` reduction on the torch path.
 
 Everything runs in torch on the input's device, batched ``(batch, 12, time)``; numpy in gives numpy out.
 Randomness comes from a seeded ``torch.Generator`` on the CPU, so the same seed gives the same views on any device.
@@ -40,14 +52,25 @@ Randomness comes from a seeded ``torch.Generator`` on the CPU, so the same seed 
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import torch
 
-from .vcg import BACK_PROJECTIONS, INDEPENDENT_INDEX, MATRICES, eight_to_twelve
+from .vcg import BACK_PROJECTIONS, INDEPENDENT_INDEX, INDEPENDENT_LEADS, MATRICES, eight_to_twelve
+
+try:
+    import numba
+except ImportError:  # numba is the optional extra "fast"; without it CPU batches take the torch path
+    numba = None
+
+logger = logging.getLogger(__name__)
+
+#: Whether float32/float64 CPU batches run the fused numba kernel: True when numba is installed. Setting it to
+#: False sends them through the torch path (batched product + masked fill), as on a machine without numba.
+FUSED_CPU_KERNEL = numba is not None
 
 
 @dataclass(frozen=True)
@@ -108,19 +131,22 @@ def lead_maps(rotations: np.ndarray, scales: np.ndarray, config: ThreeKGConfig) 
     return back @ dipole_map @ to_vcg
 
 
-def twelve_lead_maps(maps8: np.ndarray) -> np.ndarray:
-    """Lift maps on the 8 independent leads (B, 8, 8) to maps on all 12 leads (B, 12, 12).
+def output_lead_maps(maps8: np.ndarray) -> np.ndarray:
+    """Maps on the 8 independent leads (B, 8, 8) -> maps from those 8 input leads to all 12 output leads (B, 12, 8).
 
-    Output rows: the 8 mapped leads plus III, aVR, aVL, aVF derived from the mapped I and II; input columns of
-    the 4 derived leads are zero (they carry no information the 8 independent leads lack).
+    Output rows: the 8 mapped leads plus III, aVR, aVL, aVF derived from the mapped I and II. No output reads an
+    input's derived leads: they carry nothing the 8 independent leads lack (and a NaN there, even times a zero
+    coefficient, would still be NaN).
     """
-    maps12 = np.zeros((maps8.shape[0], 12, 12))
-    maps12[:, :, INDEPENDENT_INDEX] = _EXPAND @ maps8
-    return maps12
+    return _EXPAND @ maps8
 
 
 # (12, 8): the 8 independent leads to all 12 (identity rows, and III, aVR, aVL, aVF from I and II).
 _EXPAND = eight_to_twelve(np.eye(8))
+# The independent leads as two runs of rows, I-II and V1-V6, so that the torch path reads them as slices (views).
+_LIMB_LEADS, _CHEST_LEADS = slice(0, 2), slice(6, 12)
+if INDEPENDENT_INDEX != (*range(12)[_LIMB_LEADS], *range(12)[_CHEST_LEADS]):
+    raise ImportError(f"augment: expected the independent leads at rows 0-1 and 6-11, got {INDEPENDENT_INDEX}")
 
 
 def mask_length(n_samples: int, mask_fraction: float) -> int:
@@ -177,11 +203,14 @@ def make_parameters(angles_deg, scales=(1.0, 1.0, 1.0), mask_start=0, batch: int
     }
 
 
-def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: torch.Tensor | None = None):
+def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: torch.Tensor | None = None,
+                   check_finite: bool = True):
     """Apply given 3KG parameters (as from ``sample_parameters``) to ECGs ``x`` (B, 12, T) -> (B, 12, T).
 
     out: optional contiguous tensor of x's shape, dtype and device to write into, not sharing memory with x
     (reusing one saves allocating and zeroing fresh memory, which on a CPU costs about as much as the augmentation).
+    Its content is unspecified after an error.
+    check_finite: refuse views that would hold NaN or inf (see the module docstring).
     """
     _check_batch(x)
     x = x if x.is_floating_point() else x.float()
@@ -189,31 +218,78 @@ def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: to
     _check_params(params, batch)
     if out is not None:
         _check_out(out, x)
+        if x.requires_grad:
+            raise ValueError("out: not supported when x requires grad (autograd cannot write into a given tensor)")
+    if batch == 0:
+        return torch.empty_like(x) if out is None else out
     # The maps are tiny: built in float64 numpy on the CPU (some devices have no float64; a few numpy calls cost
     # less than waking torch's threads) and cast once, so float32 views carry one rounding, not three.
     rotations = rotation_matrices(np.deg2rad(params["angles_deg"].cpu().double().numpy()))
     maps8 = lead_maps(rotations, params["scales"].cpu().double().numpy(), config)
     length = mask_length(n_samples, config.mask_fraction)
     if _runs_fused(x):
+        _log_path_once("fused", "3KG on the CPU: the fused numba kernel")
         out = _empty_like(x) if out is None else out
-        rows = (_EXPAND @ maps8).astype(_NUMPY_DTYPES[x.dtype])  # (B, 12, 8): every output lead from the 8 inputs
+        rows = output_lead_maps(maps8).astype(_NUMPY_DTYPES[x.dtype])
         starts = (params["mask_start"].long() % n_samples).numpy()
-        _project_and_mask_cpu(x.contiguous().numpy(), rows, starts, length, out.numpy())
+        x_numpy = x.contiguous().numpy()
+        finite = _project_and_mask_cpu(x_numpy, rows, starts, length, out.numpy())
+        if check_finite and not finite.all():
+            _raise_non_finite(x, np.flatnonzero(~finite))
         return out
-    maps = torch.from_numpy(twelve_lead_maps(maps8)).to(x.device, x.dtype)
+    if x.device.type == "cpu":
+        _log_path_once("torch-cpu", "3KG on the CPU: the torch path (batched product + masked fill)"
+                       + ("" if numba is not None or x.requires_grad else
+                          "; numba is not installed: `pip install beatssl-lite[fast]` for the faster fused kernel"))
+    else:
+        _log_path_once(f"torch-{x.device.type}", f"3KG on {x.device.type}: the torch path")
+    maps = torch.from_numpy(output_lead_maps(maps8)).to(x.device, x.dtype)
     windows = _mask_windows(n_samples, length, x.device)
     offsets = (n_samples - params["mask_start"].to(x.device, torch.long)) % n_samples
-    out = torch.bmm(maps, x) if out is None else torch.bmm(maps, x, out=out)
-    return out.masked_fill(windows[offsets], 0.0) if x.requires_grad else out.masked_fill_(windows[offsets], 0.0)
+    # maps @ x[:, independent leads], from the two runs of rows as views: no copy of x, no read of derived leads.
+    limb, chest = maps[:, :, :2], maps[:, :, 2:]
+    if x.requires_grad:
+        out = torch.baddbmm(torch.bmm(limb, x[:, _LIMB_LEADS]), chest, x[:, _CHEST_LEADS])
+        out = out.masked_fill(windows[offsets], 0.0)
+    else:
+        out = torch.bmm(limb, x[:, _LIMB_LEADS]) if out is None else torch.bmm(limb, x[:, _LIMB_LEADS], out=out)
+        out.baddbmm_(chest, x[:, _CHEST_LEADS]).masked_fill_(windows[offsets], 0.0)
+    if check_finite:
+        finite = torch.isfinite(out).flatten(1).all(dim=1)  # one reduction, one device sync
+        if not bool(finite.all()):
+            _raise_non_finite(x, np.flatnonzero(~finite.cpu().numpy()))
+    return out
 
 
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+_logged_paths: set[str] = set()
+
+
+def _log_path_once(path: str, message: str) -> None:
+    if path not in _logged_paths:
+        _logged_paths.add(path)
+        logger.info(message)
+
+
+def _raise_non_finite(x: torch.Tensor, records: np.ndarray) -> None:
+    """ValueError naming the ``records`` of x whose views hold NaN or inf, and their non-finite independent leads."""
+    def culprits(b):
+        finite = torch.isfinite(x[b].detach()).all(dim=-1).cpu().numpy()
+        leads = [INDEPENDENT_LEADS[k] for k, i in enumerate(INDEPENDENT_INDEX) if not finite[i]]
+        return ", ".join(leads) if leads else "finite input, the view overflows"
+
+    shown = "; ".join(f"record {b}: {culprits(b)}" for b in records[:5])
+    more = f" (and {len(records) - 5} more records)" if len(records) > 5 else ""
+    raise ValueError(f"x: NaN or infinite values in {len(records)} record(s) of the batch ({shown}{more}): through "
+                     f"the VCG each spreads to all 12 leads of the view; fill or drop them first "
+                     f"(check_finite=False skips this check)")
 
 
 def _runs_fused(x: torch.Tensor) -> bool:
-    """The fused CPU kernel takes float32/float64 CPU tensors outside autograd; anything else (GPU, half precision,
-    a tensor that requires grad) takes the torch path: a batched product, then a masked fill."""
-    return x.device.type == "cpu" and x.dtype in _NUMPY_DTYPES and not x.requires_grad
+    """The fused CPU kernel takes float32/float64 CPU tensors outside autograd when numba is there; anything else
+    (GPU, half precision, a tensor that requires grad, no numba) takes the torch path: a batched product, then a
+    masked fill."""
+    return FUSED_CPU_KERNEL and x.device.type == "cpu" and x.dtype in _NUMPY_DTYPES and not x.requires_grad
 
 
 def _empty_like(x: torch.Tensor) -> torch.Tensor:
@@ -221,24 +297,36 @@ def _empty_like(x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.empty(tuple(x.shape), dtype=_NUMPY_DTYPES[x.dtype]))
 
 
-@numba.njit(nogil=True, cache=True)
+def _jit(**options):
+    """``numba.njit(**options)``, or without numba the plain function (never called then: FUSED_CPU_KERNEL is
+    False)."""
+    return numba.njit(**options) if numba is not None else (lambda function: function)
+
+
+@_jit(nogil=True, cache=True)
 def _project_segment(x8, coefficients, row, start, stop):
-    """row[start:stop] = sum_k coefficients[k] * x8[k][start:stop], one pass over the row."""
+    """row[start:stop] = sum_k coefficients[k] * x8[k][start:stop], one pass over the row; whether every value
+    written is finite (y - y is 0 for a finite y, NaN for NaN or inf: a check on values still in registers)."""
     a0, a1, a2, a3, a4, a5, a6, a7 = coefficients
     x0, x1, x2, x3, x4, x5, x6, x7 = x8
     # Slicing first lets every index start at 0: numba then drops its negative-index check and LLVM vectorises.
     r = row[start:stop]
     y0, y1, y2, y3, y4, y5, y6, y7 = (x0[start:stop], x1[start:stop], x2[start:stop], x3[start:stop],
                                       x4[start:stop], x5[start:stop], x6[start:stop], x7[start:stop])
+    finite = True
     for t in range(r.shape[0]):
-        r[t] = (a0 * y0[t] + a1 * y1[t] + a2 * y2[t] + a3 * y3[t]) + (a4 * y4[t] + a5 * y5[t] + a6 * y6[t] + a7 * y7[t])
+        value = (a0 * y0[t] + a1 * y1[t] + a2 * y2[t] + a3 * y3[t]) + (a4 * y4[t] + a5 * y5[t] + a6 * y6[t] + a7 * y7[t])
+        r[t] = value
+        finite &= (value - value) == 0
+    return finite
 
 
-@numba.njit(nogil=True, cache=True)
-def _project_and_mask_records(x, maps, columns, starts, length, out, first, stop):
+@_jit(nogil=True, cache=True)
+def _project_and_mask_records(x, maps, columns, starts, length, out, first, stop, finite):
     """Records first..stop-1: out[b, j] = maps[b, j] @ x[b, columns] outside lead j's masked block
     [starts[b, j], starts[b, j] + length) (wrapping, 0 <= start < T), zero inside it. maps: (B, 12, 8), the map
-    from the 8 independent leads (``columns`` of x) to every output lead."""
+    from the 8 independent leads (``columns`` of x) to every output lead. finite[b] is set False when record b's
+    view holds a NaN or inf."""
     n_samples = x.shape[2]
     for b in range(first, stop):
         record = x[b]
@@ -253,19 +341,19 @@ def _project_and_mask_records(x, maps, columns, starts, length, out, first, stop
             start = starts[b, lead]
             end = start + length
             if end <= n_samples:  # masked [start, end): the product on both sides
-                _project_segment(x8, coefficients, out[b, lead], 0, start)
-                _project_segment(x8, coefficients, out[b, lead], end, n_samples)
+                finite[b] &= _project_segment(x8, coefficients, out[b, lead], 0, start)
+                finite[b] &= _project_segment(x8, coefficients, out[b, lead], end, n_samples)
             else:  # the mask wraps: masked [start, T) and [0, end - T), the product in between
-                _project_segment(x8, coefficients, out[b, lead], end - n_samples, start)
+                finite[b] &= _project_segment(x8, coefficients, out[b, lead], end - n_samples, start)
 
 
-@numba.njit(nogil=True, parallel=True, cache=True)
-def _project_and_mask_parallel(x, maps, columns, starts, length, out, n_chunks):
+@_jit(nogil=True, parallel=True, cache=True)
+def _project_and_mask_parallel(x, maps, columns, starts, length, out, finite, n_chunks):
     """``_project_and_mask_records`` over the whole batch, in ``n_chunks`` contiguous runs of records in parallel."""
     batch = x.shape[0]
     for chunk in numba.prange(n_chunks):
         _project_and_mask_records(x, maps, columns, starts, length, out,
-                                  chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks)
+                                  chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks, finite)
 
 
 # numba's fallback threading layer (workqueue) must not be entered by two threads at once: parallel runs are
@@ -275,18 +363,20 @@ def _project_and_mask_parallel(x, maps, columns, starts, length, out, n_chunks):
 _parallel_lock = threading.Lock()
 
 
-def _project_and_mask_cpu(x: np.ndarray, maps: np.ndarray, starts: np.ndarray, length: int, out: np.ndarray):
-    """The fused CPU pass over a batch (maps (B, 12, 8)), on ``torch.get_num_threads()`` threads (records split
-    between them)."""
+def _project_and_mask_cpu(x: np.ndarray, maps: np.ndarray, starts: np.ndarray, length: int,
+                          out: np.ndarray) -> np.ndarray:
+    """The fused CPU pass over a non-empty batch (maps (B, 12, 8)), on ``torch.get_num_threads()`` threads (records
+    split between them). Returns the (B,) flags: record b's view is finite."""
     columns = np.asarray(INDEPENDENT_INDEX, dtype=np.int64)
+    finite = np.ones(x.shape[0], dtype=np.bool_)
     workers = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, x.shape[0])
     if workers == 1:
-        _project_and_mask_records(x, maps, columns, starts, length, out, 0, x.shape[0])
-        return
+        _project_and_mask_records(x, maps, columns, starts, length, out, 0, x.shape[0], finite)
+        return finite
     with _parallel_lock:
         numba.set_num_threads(workers)
-        _project_and_mask_parallel(x, maps, columns, starts, length, out, workers)
-
+        _project_and_mask_parallel(x, maps, columns, starts, length, out, finite, workers)
+    return finite
 
 def _generator(generator) -> torch.Generator | None:
     if generator is None or isinstance(generator, torch.Generator):
@@ -296,11 +386,12 @@ def _generator(generator) -> torch.Generator | None:
     raise ValueError(f"generator: expected a torch.Generator, an int seed or None, got {type(generator).__name__}")
 
 
-def three_kg(x, config: ThreeKGConfig | None = None, generator=None, out=None):
+def three_kg(x, config: ThreeKGConfig | None = None, generator=None, out=None, check_finite: bool = True):
     """One random 3KG view of each ECG in ``x`` (B, 12, T), a torch tensor (any device) or a numpy array.
 
     generator: a CPU ``torch.Generator``, an int seed, or None (torch's global generator).
     out: optional array of x's shape and kind to write the views into (see ``apply_three_kg``).
+    check_finite: refuse views that would hold NaN or inf, with a ValueError naming the records and leads.
     Returns ``(views, params)``: views of the same kind, shape and device as ``x`` (integer input gives float32);
     params as in ``sample_parameters`` (CPU tensors), so every view can be explained and reproduced.
     """
@@ -311,11 +402,11 @@ def three_kg(x, config: ThreeKGConfig | None = None, generator=None, out=None):
     if is_numpy and out is not None:
         out = torch.from_numpy(out)
     params = sample_parameters(tensor.shape[0], tensor.shape[-1], config, _generator(generator))
-    views = apply_three_kg(tensor, params, config, out)
+    views = apply_three_kg(tensor, params, config, out, check_finite)
     return (views.numpy() if is_numpy else views), params
 
 
-def two_views(x, config: ThreeKGConfig | None = None, generator=None, out=None):
+def two_views(x, config: ThreeKGConfig | None = None, generator=None, out=None, check_finite: bool = True):
     """The two independently augmented views a contrastive step needs: ``(view1, view2, params1, params2)``.
 
     out: optional pair of arrays to write the two views into (see ``three_kg``); a training loop that keeps two
@@ -325,8 +416,8 @@ def two_views(x, config: ThreeKGConfig | None = None, generator=None, out=None):
         raise ValueError(f"out: expected a pair of arrays (one per view) or None, got {type(out).__name__}")
     out1, out2 = out if out is not None else (None, None)
     generator = _generator(generator)
-    view1, params1 = three_kg(x, config, generator, out1)
-    view2, params2 = three_kg(x, config, generator, out2)
+    view1, params1 = three_kg(x, config, generator, out1, check_finite)
+    view2, params2 = three_kg(x, config, generator, out2, check_finite)
     return view1, view2, params1, params2
 
 
@@ -342,7 +433,7 @@ def _check_out(out: torch.Tensor, x: torch.Tensor) -> None:
     if out.shape != x.shape or out.dtype != x.dtype or out.device != x.device or not out.is_contiguous():
         raise ValueError(f"out: expected a contiguous {x.dtype} tensor of shape {tuple(x.shape)} on {x.device}, "
                          f"got {out.dtype} {tuple(out.shape)} on {out.device}")
-    if out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr():
+    if x.numel() and out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr():
         raise ValueError("out: must not share memory with x (every output lead reads 8 input leads)")
 
 

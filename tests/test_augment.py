@@ -313,3 +313,119 @@ def test_a_dataloader_worker_forked_after_a_parallel_run_still_augments():
 def _augment_like_a_dataloader_worker(x):
     torch.set_num_threads(1)  # what torch.utils.data does in each worker
     return augment.three_kg(x, generator=6)[0]
+
+
+@pytest.fixture(params=["fused", "torch"])
+def cpu_path(request, monkeypatch):
+    """Run the test once through the fused numba kernel and once through the torch path (as without numba)."""
+    if request.param == "fused" and augment.numba is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(augment, "FUSED_CPU_KERNEL", request.param == "fused")
+    return request.param
+
+
+def test_both_cpu_paths_equal_the_naive_loop(cpu_path):
+    config = ThreeKGConfig()
+    x = _ecgs(batch=6, n_samples=80, seed=12)
+    views, params = augment.three_kg(x, config, generator=13)
+    for i in range(len(x)):
+        expected = _naive_view(x[i].copy(), params["angles_deg"][i].numpy(), params["scales"][i].numpy(),
+                               params["mask_start"][i].numpy(), config)
+        np.testing.assert_allclose(views[i], expected, atol=1e-10)
+
+
+def test_an_empty_batch_gives_empty_views(cpu_path):
+    # Rule: a batch of 0 records is a batch like any other (what a filter or an idle distributed rank produces).
+    for x in (np.zeros((0, 12, 100), dtype=np.float32), torch.zeros(0, 12, 100, dtype=torch.float64)):
+        views, params = augment.three_kg(x, generator=0)
+        assert type(views) is type(x) and tuple(views.shape) == (0, 12, 100) and views.dtype == x.dtype
+        assert tuple(params["angles_deg"].shape) == (0, 3) and tuple(params["mask_start"].shape) == (0, 12)
+        view1, view2, _, _ = augment.two_views(x, generator=0)
+        assert tuple(view1.shape) == tuple(view2.shape) == (0, 12, 100)
+    buffer = torch.empty(0, 12, 100)
+    assert augment.three_kg(torch.zeros(0, 12, 100), generator=0, out=buffer)[0] is buffer
+
+
+def test_a_view_that_would_hold_nan_or_inf_is_refused_naming_records_and_leads(cpu_path):
+    x = _ecgs(batch=5, n_samples=100, seed=14).astype(np.float32)
+    x[1, vcg.LEADS.index("V1"), 40] = np.nan
+    x[3, vcg.LEADS.index("I"), 99] = np.inf
+    x[3, vcg.LEADS.index("V6"), 0] = -np.inf
+    with pytest.raises(ValueError, match=r"x: NaN or infinite values in 2 record\(s\) of the batch "
+                                         r"\(record 1: V1; record 3: I, V6\)"):
+        augment.three_kg(x, generator=0)
+    with pytest.raises(ValueError, match=r"record 1: V1"):
+        augment.two_views(torch.from_numpy(x), generator=0)
+    # Unchecked, the NaN of one lead reaches every lead of the view (at the samples its mask leaves).
+    views, params = augment.three_kg(x, ThreeKGConfig(mask_fraction=0.0), generator=0, check_finite=False)
+    assert np.isnan(views[1, :, 40]).all() and np.isfinite(views[[0, 2, 4]]).all()
+
+
+def test_values_that_cannot_reach_a_view_are_ignored(cpu_path):
+    # The derived input leads are never read (3KG recomputes them from I and II) ...
+    x = _ecgs(batch=2, n_samples=100, seed=15)
+    spoiled = x.copy()
+    spoiled[:, [vcg.LEADS.index(name) for name in ("III", "aVR", "aVL", "aVF")], 10:20] = np.nan
+    np.testing.assert_array_equal(augment.three_kg(spoiled, generator=1)[0], augment.three_kg(x, generator=1)[0])
+    # ... nor a sample that every output lead masks (here all 12 leads mask samples 30-79).
+    params = augment.make_parameters([10, 20, -30], [1.1, 1.2, 1.3], mask_start=30, batch=2)
+    spoiled = x.copy()
+    spoiled[:, vcg.LEADS.index("V2"), 50] = np.nan
+    config = ThreeKGConfig()
+    views = augment.apply_three_kg(torch.from_numpy(spoiled), params, config).numpy()
+    for i in range(2):
+        np.testing.assert_allclose(views[i], _naive_view(x[i].copy(), [10, 20, -30], [1.1, 1.2, 1.3],
+                                                         [30] * 12, config), atol=1e-10)
+
+
+def test_finite_input_whose_view_overflows_is_refused(cpu_path):
+    # A pure dipole ECG whose largest independent lead value is 3e38 (float32 tops at 3.4e38): scaled by 1.5
+    # without rotation, its view is itself times 1.5, beyond float32's range. Derived leads are never read: zeros.
+    x = _ecgs(batch=2, n_samples=50, seed=16)
+    x[0] = vcg.vcg_to_ecg(np.random.default_rng(16).normal(size=(3, 50)), back_projection="pinv")
+    x[0] *= 3e38 / np.abs(vcg.twelve_to_eight(x[0])).max()
+    x[0, [vcg.LEADS.index(name) for name in ("III", "aVR", "aVL", "aVF")]] = 0.0
+    x = x.astype(np.float32)
+    assert np.isfinite(x).all()
+    with pytest.raises(ValueError, match=r"in 1 record\(s\) .*\(record 0: finite input, the view overflows\)"):
+        augment.three_kg(x, ThreeKGConfig(max_angle_deg=0, scale_min=1.5, mask_fraction=0), generator=0)
+
+
+def test_out_is_refused_for_a_tensor_that_requires_grad():
+    x = torch.zeros(2, 12, 10, requires_grad=True)
+    with pytest.raises(ValueError, match="out: not supported when x requires grad"):
+        augment.three_kg(x, generator=0, out=torch.empty(2, 12, 10))
+
+
+def test_the_path_taken_is_logged_once(cpu_path, caplog, monkeypatch):
+    monkeypatch.setattr(augment, "_logged_paths", set())
+    x = torch.from_numpy(_ecgs(batch=2)).float()
+    with caplog.at_level("INFO", logger="beatssl_lite.augment"):
+        augment.three_kg(x, generator=0)
+        augment.three_kg(x, generator=1)
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 1
+    assert ("fused numba kernel" if cpu_path == "fused" else "torch path") in messages[0]
+
+
+def test_without_numba_the_package_imports_and_3kg_runs_the_torch_path():
+    # A fresh interpreter in which `import numba` fails, as where the [fast] extra is not installed.
+    script = (
+        "import logging, sys; sys.modules['numba'] = None\n"
+        "logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout)\n"
+        "import numpy as np, beatssl_lite.augment as augment\n"
+        "assert augment.numba is None and not augment.FUSED_CPU_KERNEL\n"
+        "x = np.random.default_rng(0).normal(size=(3, 12, 64)).astype(np.float32)\n"
+        "views, _ = augment.three_kg(x, generator=5)\n"
+        "np.save(sys.argv[1], views)\n"
+    )
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        saved = os.path.join(folder, "views.npy")
+        done = subprocess.run([sys.executable, "-c", script, saved], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "numba is not installed: `pip install beatssl-lite[fast]`" in done.stdout
+        x = np.random.default_rng(0).normal(size=(3, 12, 64)).astype(np.float32)
+        np.testing.assert_allclose(np.load(saved), augment.three_kg(x, generator=5)[0], atol=1e-5)
