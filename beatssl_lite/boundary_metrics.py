@@ -12,15 +12,14 @@ mean +- SD (sample SD, ddof = 1).
 **Which matching** **[ours]**, since the papers do not pin it down: the optimal one, i.e. the most pairs, and among
 matchings with the most pairs the smallest total absolute error. Greedy nearest-first matching is not optimal
 (annotations at 0 and 10 with detections at 9 and 19, tolerance 10: greedy pairs 10-9 first, 1 apart, and leaves
-0 and 19 alone; the optimum pairs 0-9 and 10-19). ``match_boundaries`` computes the optimum
-exactly by dynamic programming on the two sorted sequences, O(n m): on a line an optimal matching never needs
-crossing pairs (if a1 <= a2 were paired with d2 >= d1 respectively, pairing a1-d1 and a2-d2 keeps both pairs
-within the tolerance and does not increase the total absolute error), so the optimum is the best non-crossing
-alignment, which the classic alignment recursion finds. Points further than the tolerance from every point of the other
-sequence split the problem: the sorted union is cut wherever two neighbours are more than ``tolerance`` apart,
-and each piece is solved alone (on ECG boundaries a piece holds one or two points, so the cost is linear). The tests check it against brute-force enumeration and
-against ``scipy.optimize.linear_sum_assignment``. Ties (equal count and equal total error) are broken deterministically,
-in favour of the earlier annotation.
+0 and 19 alone; the optimum pairs 0-9 and 10-19). ``match_boundaries`` computes the optimum exactly by dynamic
+programming on the two sorted sequences: on a line an optimal matching never needs crossing pairs (if a1 <= a2
+were paired with d2 >= d1 respectively, pairing a1-d1 and a2-d2 keeps both pairs within the tolerance and does not
+increase the total absolute error), so the optimum is the best non-crossing alignment, which the classic alignment
+recursion finds in O(n m). No pair spans a gap wider than the tolerance, so the sorted union of both sequences is
+first cut at such gaps and each piece solved alone (on ECG boundaries a piece holds a few points: linear cost).
+The tests check it against brute-force enumeration and against ``scipy.optimize.linear_sum_assignment``. Ties
+(equal count and equal total error) are broken deterministically, in favour of the earlier annotation.
 
 **Annotated stretch** **[ours]**: LUDB annotates only part of each 10 s record (cardiologists skipped the first
 and last beats), so a detection of a real wave outside the annotated part would count as a false positive. The
@@ -32,7 +31,7 @@ penalised. Annotations all lie inside the stretch by construction, so FN is unaf
 
 Segmentation output (a per-sample label mask) is scored the same way after ``mask_to_waves``.
 
-An annotated wave whose onset or offset the annotators left out (-1 in ``data.annotations_to_waves``) contributes
+An annotated wave whose onset or offset the annotators left out (-1 in ``wfdb_io.annotations_to_waves``) contributes
 no annotation for that bound: a detection of it counts as FP unless it matches another annotation.
 """
 

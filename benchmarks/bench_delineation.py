@@ -55,6 +55,9 @@ except ImportError:
         from beatssl_lite.data import load_ludb, ludb_split
 
 QUICK_RECORDS = 10
+#: Diagnoses that bear on P waves, shown beside the worst records (LUDB's ludb.csv wording, lower case).
+P_RELEVANT_WORDS = ("pacemaker", "pacing", "av-block", "av block", "atrial hypertrophy", "atrial overload",
+                    "wandering", "atrial extrasystole", "p-synchrony")
 SPLIT_TEST_FRACTION, SPLIT_SEED = 0.2, 0
 
 # Anchor, Moskalenko, Zolotykh & Osipov 2020, "Deep learning for ECG segmentation", arXiv 2001.04689.
@@ -199,15 +202,19 @@ def print_worst(dataset, results: dict, records, count: int) -> None:
         found = results["found"][i]
         annotated_p = [len(dataset.waves[i][lead]["P"]) for lead in dataset.waves[i]]
         rhythm = dataset.meta[i].get("rhythm", "") if dataset.meta else ""
+        notes = [d for d in (dataset.meta[i].get("diagnoses", []) if dataset.meta else [])
+                 if any(word in d.lower() for word in P_RELEVANT_WORDS)]
         rows.append((fn + fp, fn, fp, dataset.record_ids[i], int((found.p_peak >= 0).sum()), len(found),
-                     int(np.median(annotated_p)), rhythm))
+                     int(np.median(annotated_p)), rhythm, notes))
     rows.sort(key=lambda row: -row[0])
     total = sum(row[0] for row in rows)
     print(f"\nRecords with most P-boundary errors of ours (FN + FP over both P bounds and all leads; all records: "
           f"{total}):")
-    print(f"{'record':>7s} {'FN':>5s} {'FP':>5s}  {'P found / beats':>15s} {'median annotated P per lead':>28s}  rhythm")
-    for errors, fn, fp, record, p_found, n_beats, p_annotated, rhythm in rows[:count]:
-        print(f"{record:>7s} {fn:5d} {fp:5d}  {p_found:7d} / {n_beats:<5d} {p_annotated:28d}  {rhythm}")
+    print(f"{'record':>7s} {'FN':>5s} {'FP':>5s} {'P found/beats':>14s} {'median annotated P/lead':>24s}  rhythm "
+          f"[diagnoses bearing on P]")
+    for errors, fn, fp, record, p_found, n_beats, p_annotated, rhythm, notes in rows[:count]:
+        print(f"{record:>7s} {fn:5d} {fp:5d} {p_found:8d} / {n_beats:<3d} {p_annotated:24d}  {rhythm}"
+              + (f" [{'; '.join(notes)}]" if notes else ""))
 
 
 # --- the earlier consensus protocol (second table) ---------------------------------------------------------------
