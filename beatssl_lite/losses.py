@@ -21,15 +21,15 @@ w_aa = 0, w_a,partner(a) = 1, and for two different items i != j, w = W[i, j] wh
 - ``hard_beat_loss`` **[paper: hard beat targets from a beat classifier; ref: SupCon, Khosla et al. 2020, the
   L_out form]**: positives of a beat are its other view and every other beat (either view, any ECG of the batch)
   of the same class; L = mean_a -1/|P(a)| sum_{p in P(a)} log p_ap, i.e. ``soft_2_loss`` with binary targets.
-  A beat whose class is negative (e.g. Q, unclassifiable) has its other view as its only positive.
+  A beat whose class is Q (unclassifiable) or negative has its other view as its only positive.
 - soft beat losses: ``soft_1_loss`` / ``soft_2_loss`` on beat embeddings with the beat feature similarity as W.
 - ``total_loss`` = rhythm + beat_weight * beat **[paper: a sum; the weight is ours, 1 by default]**.
 
 Target contract (independent of how the targets are built): ``weights`` is the *single-view* item similarity W,
-(N, N) float, non-negative (the output of ``targets.similarity`` or its torch counterpart; for beats, the (M, M)
-beat similarity); its diagonal is ignored and the two-view layout [[W, W], [W, W]] with self excluded and
-partner = 1 is applied here. Beat classes are (M,) integer codes (``vocabulary.BEAT_CLASSES``), negative for
-"no class positive".
+(N, N) float, non-negative: the cross-view block P of ``targets.rhythm_target_block`` / ``beat_target_block``, or
+the numpy ``targets.similarity`` as a tensor. Its diagonal is ignored and the two-view layout [[W, W], [W, W]] with
+self excluded and partner = 1 is applied here. Beat classes are (M,) integer codes into
+``vocabulary.BEAT_CLASSES``; Q or a negative code means "no class positive".
 
 Numerics [ours]: the similarity matrix and the log-softmax are computed in float32 (float64 stays float64) with
 autocast disabled inside the loss, whatever the dtype of z (logits reach 1/tau = 20 at tau = 0.05, and a
@@ -59,8 +59,12 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .vocabulary import BEAT_CLASSES
+
 RHYTHM_STRATEGIES = ("hard", "soft_1", "soft_2")
 BEAT_STRATEGIES = ("none", "hard", "soft_1", "soft_2")
+#: Code of the unclassifiable beat class (Q): such beats are positives of no other beat.
+UNCLASSIFIED = BEAT_CLASSES.index("Q")
 
 
 def gather_default() -> bool:
@@ -223,21 +227,26 @@ def soft_2_loss(z1: torch.Tensor, z2: torch.Tensor, weights: torch.Tensor, tempe
 
 
 def hard_beat_loss(b1: torch.Tensor, b2: torch.Tensor, beat_classes: torch.Tensor, temperature: float = 0.1,
-                   gather: bool | None = None) -> torch.Tensor:
+                   gather: bool | None = None, unmatched_class: int | None = UNCLASSIFIED) -> torch.Tensor:
     """Hard beat loss, supervised-contrastive (Khosla et al. 2020, L_out) over the beats of both views.
 
     b1, b2: (M, D) beat embeddings of views 1 and 2 (row m of both = beat m; M may be 0: the loss is then 0).
-    beat_classes: (M,) integer class codes; two different beats are positives when their codes are equal and
-    non-negative; a beat's other view is always a positive. With one beat per ECG and all-distinct classes this
-    is ``nt_xent_loss`` on the beats. Returns a 0-d tensor.
+    beat_classes: (M,) integer class codes (``vocabulary.BEAT_CLASSES``); two different beats are positives when
+    their codes are equal, unless the code is negative or ``unmatched_class`` (default Q, unclassifiable: two Q beats
+    share no morphology [ours], as in ``targets.beat_target_block``); a beat's other view is always a positive.
+    With one beat per ECG and all-distinct classes this is ``nt_xent_loss`` on the beats; it equals
+    ``soft_2_loss`` with the binary block of ``targets.beat_target_block(..., strategy='hard')``. Returns a 0-d
+    tensor.
     """
     if (not isinstance(beat_classes, torch.Tensor) or beat_classes.dtype.is_floating_point
             or beat_classes.shape != (b1.shape[0],)):
         raise ValueError(f"beat_classes: expected ({b1.shape[0]},) integer codes, one per beat, got "
                          f"{getattr(beat_classes, 'dtype', type(beat_classes).__name__)} "
                          f"{tuple(getattr(beat_classes, 'shape', ()))}")
-    return _two_view_contrastive(b1, b2, temperature, classes=beat_classes.to(b1.device), normalize_rows=True,
-                                 gather=gather)
+    classes = beat_classes.to(b1.device)
+    if unmatched_class is not None:
+        classes = classes.masked_fill(classes == unmatched_class, -1)
+    return _two_view_contrastive(b1, b2, temperature, classes=classes, normalize_rows=True, gather=gather)
 
 
 def rhythm_loss(strategy: str, z1: torch.Tensor, z2: torch.Tensor, weights: torch.Tensor | None = None,

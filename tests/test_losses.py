@@ -10,6 +10,7 @@ import torch.distributed as dist
 from beatssl_lite.losses import (beat_loss, hard_beat_loss, nt_xent_loss, rhythm_loss, soft_1_loss, soft_2_loss,
                                  total_loss)
 from beatssl_lite.model import BeatSSLModel, size_preset
+from beatssl_lite.vocabulary import BEAT_CLASSES
 
 
 def _unit(z):
@@ -118,6 +119,39 @@ def test_hard_beat_loss_matches_supcon_loop():
     classes = torch.tensor([0, 0, 1, 2, 0, -1, 2])
     expected = naive_supcon(b1, b2, classes.tolist(), 0.1)
     assert hard_beat_loss(b1, b2, classes, 0.1).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_hard_beat_loss_leaves_q_beats_without_class_positives():
+    generator = torch.Generator().manual_seed(4)
+    b1 = torch.randn(5, 6, generator=generator, dtype=torch.float64)
+    b2 = torch.randn(5, 6, generator=generator, dtype=torch.float64)
+    q = BEAT_CLASSES.index("Q")
+    classes = torch.tensor([q, q, 0, 0, q])
+    expected = naive_supcon(b1, b2, [-1, -2, 0, 0, -3], 0.1)  # every Q beat its own class
+    assert hard_beat_loss(b1, b2, classes, 0.1).item() == pytest.approx(expected, rel=1e-12)
+    as_a_class = naive_supcon(b1, b2, classes.tolist(), 0.1)
+    assert hard_beat_loss(b1, b2, classes, 0.1, unmatched_class=None).item() == pytest.approx(as_a_class, rel=1e-12)
+
+
+@pytest.mark.parametrize("strategy, loss", [("hard", None), ("soft_1", soft_1_loss), ("soft_2", soft_2_loss)])
+def test_losses_take_the_target_blocks_of_the_targets_module(strategy, loss):
+    """The contract with ``targets``: its (M, M) cross-view blocks are the losses' ``weights``."""
+    from beatssl_lite.targets import beat_target_block, beat_targets, two_view_targets
+
+    rng = np.random.default_rng(5)
+    features = rng.uniform(1, 500, size=(6, 4))
+    record, classes = np.array([0, 0, 1, 1, 2, 2]), np.array([0, 4, 0, 1, 4, 0])
+    b1, b2 = torch.randn(2, 6, 8, dtype=torch.float64)
+    names = ["rr_pre_ms", "rr_post_ms", "pr_ms", "qrs_ms"] if strategy == "soft_2" else None
+    block = beat_target_block(features, record, classes, strategy=strategy, power=3.0, names=names)
+    reference = two_view_targets(beat_targets(features, record, classes, strategy=strategy, power=3.0, names=names))
+    expected = naive_weighted(b1, b2, reference[:6, :6] + np.eye(6), 0.1, normalise=strategy != "soft_1")
+    if loss is None:
+        got = hard_beat_loss(b1, b2, torch.as_tensor(classes), 0.1)
+        assert soft_2_loss(b1, b2, block, 0.1).item() == pytest.approx(got.item(), rel=1e-6)
+    else:
+        got = loss(b1, b2, block, 0.1)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
 
 
 def _one_beat_per_ecg(fs=100.0):
