@@ -17,7 +17,6 @@ import hashlib
 import os
 import shutil
 import tarfile
-import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -27,7 +26,8 @@ from urllib.request import Request, urlopen
 
 from tqdm import tqdm
 
-from beatssl_lite.data import DATA_ENV, DATASET_DIRS, user_cache_dir
+from .cache import atomic_write_bytes
+from .datasets import DATA_ENV, DATASET_DIRS, user_cache_dir
 
 #: PhysioNet file trees of the versions the loaders are written for.
 PHYSIONET = {"ludb": "https://physionet.org/files/ludb/1.0.1/", "ptbxl": "https://physionet.org/files/ptb-xl/1.0.3/"}
@@ -70,7 +70,7 @@ def download(dataset: str, root: str | os.PathLike | None = None, fs: int | None
     checksums = _parse_sums(sums_text, target)
     wanted = _select(dataset, checksums, fs, max_records)
     target.mkdir(parents=True, exist_ok=True)
-    _write_atomically(target / SUMS_FILE, sums_text.encode())
+    atomic_write_bytes(target / SUMS_FILE, sums_text.encode())
     todo = []
     for relative in wanted:
         path = target / relative
@@ -185,12 +185,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}-", delete=False) as tmp:
-        tmp.write(content)
-    os.replace(tmp.name, path)
 
 
 def _check_inside(target: Path, member: str, source) -> None:

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import ECGDataset, ECGRecord
+from .records import ECGDataset, ECGRecord
 from .vocabulary import LEADS, SUPERCLASSES
 from .vcg import DOWER, eight_to_twelve
 

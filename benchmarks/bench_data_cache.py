@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
+import logging
 import sys
 import tempfile
 import time
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from beatssl_lite import data
+from beatssl_lite import datasets, wfdb_io
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,14 +40,39 @@ def fake_root(folder: Path, n_records: int) -> Path:
     return folder
 
 
+class _Collect(logging.Handler):
+    def __init__(self, lines: list):
+        super().__init__(logging.INFO)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def logged_lines(name: str):
+    """Collect what logger ``name`` says (the loader's count line) instead of letting it reach stderr."""
+    logger, lines = logging.getLogger(name), []
+    handler, propagate, level = _Collect(lines), logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        logger.setLevel(level)
+
+
 def timed_load(root: Path, fs: int, cache: Path, max_records: int | None, trace: bool = False) -> dict:
     """One load_ptbxl plus a read of every sample: seconds, lazy-open seconds, records, and with ``trace`` the
     tracemalloc peak (traced in a separate run: tracing slows pandas down several times)."""
     if trace:
         tracemalloc.start()
     start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()) as printed:
-        dataset = data.load_ptbxl(root, fs=fs, max_records=max_records, cache_dir=cache, progress=False)
+    with logged_lines("beatssl_lite.datasets") as lines:
+        dataset = datasets.load_ptbxl(root, fs=fs, max_records=max_records, cache_dir=cache, progress=False)
     opened = time.perf_counter() - start
     checksum = float(np.sum(dataset.signals, dtype=np.float64))  # reads every page, no float64 copy
     seconds = time.perf_counter() - start
@@ -55,7 +80,7 @@ def timed_load(root: Path, fs: int, cache: Path, max_records: int | None, trace:
     if trace:
         tracemalloc.stop()
     return {"seconds": seconds, "opened": opened, "records": len(dataset), "peak": peak, "checksum": checksum,
-            "line": printed.getvalue().strip(), "bytes": dataset.signals.nbytes}
+            "line": " ".join(lines), "bytes": dataset.signals.nbytes}
 
 
 def bench_ptbxl(root: Path, fs: int, max_records: int | None, repeats: int) -> None:
@@ -84,16 +109,16 @@ def bench_annotations(ludb: Path, n_records: int) -> None:
     import wfdb
 
     records = [line.strip() for line in (ludb / "RECORDS").read_text().splitlines() if line.strip()][:n_records]
-    pairs = [(ludb / record, ext) for record in records for ext in data.LUDB_EXTENSIONS]
+    pairs = [(ludb / record, ext) for record in records for ext in datasets.LUDB_EXTENSIONS]
     for path, ext in pairs[:24]:  # same output first: a faster reader of wrong annotations is no use
-        samples, symbols = data.read_wave_annotations(f"{path}.{ext}")
+        samples, symbols = wfdb_io.read_wave_annotations(f"{path}.{ext}")
         reference = wfdb.rdann(str(path), ext)
         keep = [symbol in "()pNt" for symbol in reference.symbol]
         assert symbols == [s for s, k in zip(reference.symbol, keep) if k]
         assert np.array_equal(samples, reference.sample[keep])
     timings = {}
     for name, read in (("wfdb.rdann", lambda path, ext: wfdb.rdann(str(path), ext)),
-                       ("read_wave_annotations", lambda path, ext: data.read_wave_annotations(f"{path}.{ext}"))):
+                       ("read_wave_annotations", lambda path, ext: wfdb_io.read_wave_annotations(f"{path}.{ext}"))):
         start = time.perf_counter()
         for path, ext in pairs:
             read(path, ext)
@@ -116,13 +141,13 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
 
     try:
-        root = data.data_root(args.data, "ptbxl")
+        root = datasets.data_root(args.data, "ptbxl")
     except FileNotFoundError as error:  # an explicit --data (or BEATSSL_DATA) that is not a data root
         parser.error(str(error))
     with tempfile.TemporaryDirectory(prefix="beatssl-bench-fake-") as fake:
         if root is None:
             n_fake = max_records or 1000
-            print(f"no PTB-XL found (--data, {data.DATA_ENV}, user cache): timing a generated fake tree of "
+            print(f"no PTB-XL found (--data, {datasets.DATA_ENV}, user cache): timing a generated fake tree of "
                   f"{n_fake} WFDB records at 100 Hz instead")
             root = fake_root(Path(fake), n_fake)
             args.fs = 100
@@ -130,7 +155,7 @@ def main() -> None:
         bench_ptbxl(root, args.fs, max_records, repeats)
 
     try:
-        ludb_root = data.data_root(args.data, "ludb")
+        ludb_root = datasets.data_root(args.data, "ludb")
     except FileNotFoundError:
         ludb_root = None
     if ludb_root is None:

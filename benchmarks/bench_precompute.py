@@ -2,8 +2,8 @@
 
     python benchmarks/bench_precompute.py [--data DIR] [--limit N] [--fs 100] [--quick]
 
-Over the first N PTB-XL records (``data.load_dataset('ptbxl')``: ``--data`` or ``BEATSSL_DATA``; the synthetic set
-when neither is there, said so in the output), in one process:
+Over the first N PTB-XL records (``load_dataset('ptbxl', fallback='synthetic')``: ``--data`` or ``BEATSSL_DATA``;
+the synthetic set when neither is there, said so in the output), in one process:
 1. cold precompute (``precompute.precompute``: ``features.extract`` + beat classes, shards, merge) with n_jobs=1 and
    with n_jobs=2, each into a fresh temporary cache: records per second, and the n_jobs=2 / n_jobs=1 speed-up;
    the two caches must be identical (determinism across worker counts);
@@ -31,7 +31,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from beatssl_lite import data, targets  # noqa: E402
+from beatssl_lite import load_dataset, targets  # noqa: E402
 from beatssl_lite.precompute import FeatureCache, precompute  # noqa: E402
 from beatssl_lite.vocabulary import BEAT_CLASSES  # noqa: E402
 
@@ -77,8 +77,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     limit = 200 if args.quick else args.limit
 
-    dataset = data.load_dataset("ptbxl", root=args.data, fs=args.fs, max_records=limit, n_records=limit,
-                                progress=False)
+    dataset = load_dataset("ptbxl", root=args.data, fallback="synthetic", fs=args.fs, max_records=limit,
+                           n_records=limit, progress=False)
     n = len(dataset)
     print(f"data: {dataset.name}, {n} records, fs {dataset.fs:g} Hz, {dataset.signals.shape[-1]} samples each")
 

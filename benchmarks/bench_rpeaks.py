@@ -36,7 +36,7 @@ import time
 import numpy as np
 
 from beatssl_lite import beats
-from beatssl_lite.data import data_root, load_ludb
+from beatssl_lite.datasets import data_root, load_ludb
 from beatssl_lite.vocabulary import LEADS
 from beatssl_lite.delineation import annotated_delineation
 from beatssl_lite.synthetic import make_synthetic_dataset

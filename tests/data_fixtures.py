@@ -129,15 +129,21 @@ LUDB_TABLE = pd.DataFrame({
 
 
 def write_fake_ludb(root: Path, n_samples: int = 3000, seed: int = 0, with_records_file: bool = True) -> dict:
-    """A LUDB tree under ``root/ludb`` with records 1, 2 and 10; returns {record id: (signal mV, {ext: (samples,
-    symbols)})} of what was written. Each lead of a record gets one defect, cycling through all of them."""
+    """A LUDB tree under ``root/ludb`` with records 1, 2 and 10; returns {record id: (signal in true mV, {ext:
+    (samples, symbols)})} of what was written. Each lead of a record gets one defect, cycling through all of them."""
     folder = root / "ludb"
     rng = np.random.default_rng(seed)
     defects = ("none", "no first onset", "no last offset", "empty pair", "bare peak", "long gap")
     written = {}
+    (folder / "data").mkdir(parents=True, exist_ok=True)
     for record in ("1", "2", "10"):
-        signal = write_record(folder / "data", record, random_digital(rng, n_samples), fs=500,
-                              sig_name=LUDB_EXTENSIONS, gain=1000.0)
+        digital = random_digital(rng, n_samples)
+        # Headers as LUDB v1.0.1 writes them: each lead's gain is its own sample range, its baseline near its mean.
+        # The true scale is 1 ADC unit = 1 uV, so the expected signal is digital / 1000 whatever the header says.
+        wfdb.wrsamp(record, fs=500, units=["mV"] * 12, sig_name=list(LUDB_EXTENSIONS), d_signal=digital,
+                    fmt=["16"] * 12, adc_gain=list(np.ptp(digital, axis=0).astype(float)),
+                    baseline=list(np.round(digital.mean(axis=0)).astype(int)), write_dir=str(folder / "data"))
+        signal = digital.T / 1000.0
         annotations = {}
         for lead, ext in enumerate(LUDB_EXTENSIONS):
             samples, symbols = ludb_annotations(rng, n_samples, defects[(lead + int(record)) % len(defects)])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from beatssl_lite import beats
-from beatssl_lite.data import load_ludb
+from beatssl_lite.datasets import load_ludb
 from beatssl_lite.vocabulary import LEADS
 from beatssl_lite.delineation import annotated_delineation
 from beatssl_lite.synthetic import make_synthetic_dataset

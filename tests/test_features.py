@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from beatssl_lite import features as F
-from beatssl_lite.data import load_ludb
+from beatssl_lite.datasets import load_ludb
 from beatssl_lite.vocabulary import LEADS
 from beatssl_lite.delineation import Delineation
 from beatssl_lite.synthetic import make_synthetic_dataset, make_synthetic_record

@@ -7,7 +7,7 @@ the generator's internals, so a generator whose labels, intervals or class physi
 import numpy as np
 import pytest
 
-from beatssl_lite.data import ECGDataset, ECGRecord
+from beatssl_lite.records import ECGDataset, ECGRecord
 from beatssl_lite.vocabulary import LEADS, SUPERCLASSES
 from beatssl_lite.synthetic import make_synthetic_dataset, make_synthetic_record
 

@@ -1,20 +1,29 @@
-"""ECG records and datasets: one type for PTB-XL, LUDB, any WFDB folder and the embedded synthetic set.
-
-A record is a 12-lead signal ``(12, n_samples)`` float32 in mV, in the standard lead order ``LEADS``, with its
-sampling rate and whatever labels its source has (PTB-XL superdiagnostic multi-hot labels, LUDB per-sample wave
-masks, exact R peaks for synthetic ECG).
+"""Where data lives and how it is loaded: data roots, the PTB-XL / LUDB / WFDB-folder loaders, their splits, and
+``load_dataset``, the one entry point, with an explicit synthetic fallback.
 
 Where data comes from (first match wins):
 1. an explicit ``root=`` argument;
 2. the ``BEATSSL_DATA`` environment variable;
-3. the user cache ``~/.cache/beatssl_lite`` (``$XDG_CACHE_HOME`` respected), where ``download`` puts it;
-4. the embedded synthetic ECG (``beatssl_lite.synthetic``), announced with one printed line.
+3. the user cache ``~/.cache/beatssl_lite`` (``$XDG_CACHE_HOME`` respected), where ``download`` puts it.
 A data root holds one folder per dataset, laid out as PhysioNet publishes them: ``ludb/`` and ``ptb-xl/``.
+When none is found, ``load_dataset`` raises, saying how to get the data, unless the caller asked for
+``fallback="synthetic"``: then the embedded synthetic ECG (``beatssl_lite.synthetic``) stands in, announced by a
+``logging`` warning. [ours] Refusing is the default because a library call that trains or reports results must
+never quietly run on stand-in data; the book asks for the fallback explicitly so that every chapter runs anywhere.
 
 What comes from where:
 - [ref] PTB-XL superdiagnostic labels as in the PTB-XL benchmark code (Strodthoff et al. 2021): every key of
   ``scp_codes`` whose statement has ``diagnostic == 1`` maps to its ``diagnostic_class``, whatever its likelihood
-  (0-100); records left without a class are dropped. ``strat_fold`` 1-8 / 9 / 10 is the standard split.
+  (0-100); records left without a class are dropped. ``strat_fold`` 1-8 / 9 / 10 is the standard split
+  (``ptbxl_split``).
+- [ours] LUDB amplitudes. LUDB v1.0.1's headers set each lead's gain to that lead's own peak-to-peak range in ADC
+  units (and its baseline near the lead's mean), so reading them with the header gain gives every lead of every
+  record a span of exactly 1 mV and breaks Einthoven's III = II - I. The digital samples are consistent (III = II
+  - I exactly, the augmented leads to within 0.5 unit, their rounding) and physiological at 1 unit = 1 uV, the
+  resolution of PTB-XL's Schiller recorders (gain 1000/mV in PTB-XL's headers; LUDB was recorded with a Schiller
+  Cardiovit AT-101). ``load_ludb`` therefore reads the digital samples and divides them by ``LUDB_ADC_GAIN`` =
+  1000 units per mV, ignoring the header's gain and baseline; ``read_wfdb_record`` refuses such a
+  range-normalised header unless told the scale (``adc_gain``).
 - [ref] LUDB symbols: '(' onset, 'p' / 'N' / 't' peak of P / QRS / T, ')' offset, one annotation file per lead.
 - [ours] A wave's onset is the annotation right before its peak when that is '(', its offset the one right after
   it when that is ')'. LUDB holds 58,423 peaks; 134 of them lack a bound that way (122 QRS, mostly with the
@@ -23,63 +32,39 @@ What comes from where:
   '(' ')' pairs with no peak between them are ignored.
 - [ours] LUDB has one record per patient, so its patient-level split and folds key on the record id.
 - [ours] Parsed arrays are cached as ``.npy`` files under ``user_cache_dir()/arrays`` (memory-mapped when read
-  back), keyed by a hash of the source files' paths, sizes and modification times and the loading parameters, so
-  a changed file or option never serves a stale array; each cache entry is written to a temporary folder and
-  renamed into place, so an interrupted load leaves nothing half-written behind.
+  back) through ``beatssl_lite.cache``: keyed by the source files' paths, sizes and modification times and the
+  loading parameters (including a format number, bumped when the meaning of the arrays changes: LUDB's went to 2
+  with the true-millivolt scale, so no stale normalised array is served), and written atomically.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
-import hashlib
-import json
-import math
+import inspect
+import logging
 import os
-import shutil
-import tempfile
-import warnings
-from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from .validation import check_ecg
-from .vocabulary import LEADS, SUPERCLASSES, WAVES, normalize_lead_name
+from .cache import cached_directory, content_key, file_fingerprint
+from .records import ECGDataset
+from .validation import check_fs
+from .vocabulary import LEADS, SUPERCLASSES
+from .wfdb_io import annotations_to_waves, read_wave_annotations, read_wfdb_record, waves_to_mask
+
+__all__ = ["DATA_ENV", "DATASET_DIRS", "DATASETS", "FALLBACKS", "LUDB_ADC_GAIN", "LUDB_EXTENSIONS",
+           "user_cache_dir", "data_root", "load_ptbxl", "load_ludb", "load_wfdb_folder", "load_dataset",
+           "ptbxl_split", "ludb_split", "ludb_folds", "PTBXL_FOLDS"]
+
+logger = logging.getLogger(__name__)
 
 #: Folder of each dataset inside a data root.
 DATASET_DIRS = {"ptbxl": "ptb-xl", "ludb": "ludb"}
 DATA_ENV = "BEATSSL_DATA"
-
-@dataclass
-class ECGRecord:
-    """One 12-lead ECG.
-
-    signal: (12, n_samples) float32 in mV, rows in ``LEADS`` order.
-    labels: (5,) multi-hot over ``SUPERCLASSES`` or None.
-    masks: (12, n_samples) int8 wave codes (index into ``WAVES``) per lead, or None.
-    waves: per lead, {"P"|"QRS"|"T": int array (n_waves, 3) of onset, peak, offset samples}, or None.
-    r_peaks: sample indices of the R peaks when exactly known (synthetic ECG), else None.
-    """
-
-    signal: np.ndarray
-    fs: float
-    record_id: str
-    labels: np.ndarray | None = None
-    masks: np.ndarray | None = None
-    waves: dict | None = None
-    r_peaks: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
-    leads: tuple = LEADS
-
-    def __post_init__(self):
-        self.signal = check_ecg(self.signal, name=f"record {self.record_id}", dtype=None)
-
-    @property
-    def duration_s(self) -> float:
-        return self.signal.shape[-1] / self.fs
+#: ADC units per mV of LUDB's digital samples (1 unit = 1 uV; see the module docstring).
+LUDB_ADC_GAIN = 1000.0
 
 
 def user_cache_dir() -> Path:
@@ -114,307 +99,11 @@ def data_root(root: str | os.PathLike | None = None, dataset: str | None = None)
     return None
 
 
-@dataclass
-class ECGDataset:
-    """A collection of equal-length 12-lead records, array-backed (``signals`` may be a read-only memmap).
-
-    signals: (n_records, 12, n_samples) float32 in mV.
-    labels: (n_records, 5) uint8 multi-hot over ``SUPERCLASSES``, or None.
-    folds: (n_records,) int, PTB-XL ``strat_fold`` 1-10 (synthetic: assigned the same way), or None.
-    masks: (n_records, 12, n_samples) int8 wave codes (``WAVES``), or None.
-    waves: per record, the ``ECGRecord.waves`` dict, or None.
-    r_peaks: per record, exact R-peak sample indices (synthetic ECG), or None.
-    meta: one dict per record (patient id, diagnoses, source file, ...).
-    name: 'ptbxl', 'ludb', 'synthetic' or the folder it was read from.
-    """
-
-    signals: np.ndarray
-    fs: float
-    record_ids: list
-    name: str
-    labels: np.ndarray | None = None
-    folds: np.ndarray | None = None
-    masks: np.ndarray | None = None
-    waves: list | None = None
-    r_peaks: list | None = None
-    meta: list | None = None
-
-    def __post_init__(self):
-        if self.signals.ndim != 3 or self.signals.shape[1] != len(LEADS):
-            raise ValueError(f"{self.name}: signals must be (n_records, 12, n_samples), got {self.signals.shape}")
-        n = len(self.signals)
-        for attr in ("record_ids", "labels", "folds", "masks", "waves", "r_peaks", "meta"):
-            value = getattr(self, attr)
-            if value is not None and len(value) != n:
-                raise ValueError(f"{self.name}: {attr} has {len(value)} entries for {n} records")
-
-    def __len__(self) -> int:
-        return len(self.signals)
-
-    def __getitem__(self, i: int) -> ECGRecord:
-        def pick(values):
-            return None if values is None else values[i]
-
-        return ECGRecord(
-            signal=np.asarray(self.signals[i], dtype=np.float32),
-            fs=self.fs,
-            record_id=str(self.record_ids[i]),
-            labels=pick(self.labels),
-            masks=pick(self.masks),
-            waves=pick(self.waves),
-            r_peaks=pick(self.r_peaks),
-            meta=dict(pick(self.meta) or {}),
-        )
-
-    def subset(self, index) -> "ECGDataset":
-        """The records at ``index`` (a boolean mask or integer indices), as a new dataset."""
-        index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index, dtype=int)
-
-        def take(values):
-            if values is None:
-                return None
-            if isinstance(values, np.ndarray):
-                return values[index]
-            return [values[i] for i in index]
-
-        return ECGDataset(
-            signals=self.signals[index],
-            fs=self.fs,
-            record_ids=take(list(self.record_ids)),
-            name=self.name,
-            labels=take(self.labels),
-            folds=take(self.folds),
-            masks=take(self.masks),
-            waves=take(self.waves),
-            r_peaks=take(self.r_peaks),
-            meta=take(self.meta),
-        )
-
-
-# --- WFDB records ------------------------------------------------------------------------------------------------
-
-#: Bytes per sample of the WFDB storage formats whose .dat size can be checked before reading.
-_WFDB_BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3,
-                          "311": 4 / 3}
-#: Factor to mV of the physical units WFDB headers use (a header without units means mV).
-_TO_MILLIVOLT = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}
-
-
-@contextlib.contextmanager
-def _quiet_wfdb():
-    """wfdb 4.x calls pandas APIs that pandas 3 deprecates; those warnings are for wfdb's authors, not our users."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The inplace keyword", module=r"wfdb\.")
-        yield
-
-
-def read_wfdb_record(path: str | os.PathLike, fs: float | None = None, n_samples: int | None = None) -> ECGRecord:
-    """Read a 12-lead WFDB record (``path`` without extension) as a (12, n_samples) float32 signal in mV.
-
-    Lead names are normalised ('i', 'AVR', 'v1', ...) and the rows reordered to ``LEADS``. With ``fs``, a record
-    at another rate is resampled (polyphase filter, ``scipy.signal.resample_poly``); with ``n_samples``, the signal
-    is cropped to its first ``n_samples`` and a shorter one is an error. ``meta`` holds the source path, the file's
-    own rate and the header comments.
-
-    Raises FileNotFoundError naming a missing .hea or .dat, and ValueError naming the file for a truncated .dat,
-    a header without exactly 12 signals, an unknown or missing lead, unknown units, NaNs, or too few samples.
-    """
-    with _quiet_wfdb():
-        import wfdb
-
-    path = Path(path)
-    if path.suffix in (".hea", ".dat"):
-        path = path.with_suffix("")
-    header = path.with_name(path.name + ".hea")
-    if not header.is_file():
-        raise FileNotFoundError(f"WFDB header {header} not found")
-    if fs is not None and not fs > 0:
-        raise ValueError(f"fs: expected a positive sampling rate in Hz, got {fs!r}")
-    if n_samples is not None and not (isinstance(n_samples, (int, np.integer)) and n_samples > 0):
-        raise ValueError(f"n_samples: expected a positive integer, got {n_samples!r}")
-    with _quiet_wfdb():
-        head = wfdb.rdheader(str(path))
-    if isinstance(head, wfdb.MultiRecord):
-        raise ValueError(f"{header}: multi-segment records are not supported, expected one 12-lead segment")
-    if head.n_sig != len(LEADS):
-        raise ValueError(f"{header}: the header declares {head.n_sig} signals, "
-                         f"expected the 12 leads {', '.join(LEADS)}")
-    try:
-        names = [normalize_lead_name(name) for name in (head.sig_name or [""] * head.n_sig)]
-    except ValueError as error:
-        raise ValueError(f"{header}: {error}") from None
-    missing = [lead for lead in LEADS if lead not in names]
-    if missing:
-        raise ValueError(f"{header}: lead(s) {', '.join(missing)} missing "
-                         f"(the header names {', '.join(head.sig_name)})")
-    _check_dat_files(header, head)
-
-    physical = _read_physical(path, head) * _millivolt_factors(header, head.units)
-    signal = physical[:, [names.index(lead) for lead in LEADS]].T
-    signal = check_ecg(signal, name=str(header), dtype=None)
-    file_fs = float(head.fs)
-    out_fs = file_fs
-    if fs is not None and not math.isclose(fs, file_fs):
-        from scipy.signal import resample_poly
-
-        ratio = Fraction(fs / file_fs).limit_denominator(1000)
-        signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=1)
-        out_fs = float(fs)
-    if n_samples is not None:
-        if signal.shape[1] < n_samples:
-            raise ValueError(f"{header}: {signal.shape[1]} samples at {out_fs:g} Hz, fewer than the "
-                             f"n_samples={n_samples} asked for")
-        signal = signal[:, :n_samples]
-    meta = {"source": str(path), "fs_file": file_fs, "comments": list(head.comments or [])}
-    return ECGRecord(signal=np.ascontiguousarray(signal, dtype=np.float32), fs=out_fs, record_id=path.name, meta=meta)
-
-
-def _check_dat_files(header: Path, head) -> None:
-    """Raise unless every .dat the header names exists and holds at least the samples the header declares."""
-    per_file: dict[str, list] = {}
-    for name, fmt, per_frame, offset in zip(head.file_name, head.fmt, head.samps_per_frame, head.byte_offset):
-        per_file.setdefault(name, []).append((fmt, per_frame or 1, offset or 0))
-    for name, signals in per_file.items():
-        dat = header.parent / name
-        if not dat.is_file():
-            raise FileNotFoundError(f"{dat} not found (signal file named by {header})")
-        if not head.sig_len or any(fmt not in _WFDB_BYTES_PER_SAMPLE for fmt, _, _ in signals):
-            continue
-        bytes_per_frame = sum(_WFDB_BYTES_PER_SAMPLE[fmt] * per_frame for fmt, per_frame, _ in signals)
-        expected = signals[0][2] + math.ceil(head.sig_len * bytes_per_frame)
-        size = dat.stat().st_size
-        if size < expected:
-            raise ValueError(f"{dat}: truncated, {size} bytes where {header.name} declares {head.sig_len} samples of "
-                             f"{len(signals)} signals ({expected} bytes)")
-
-
-def _read_physical(path: Path, head) -> np.ndarray:
-    """(n_samples, n_sig) float64 in the header's units, invalid samples as NaN.
-
-    The layout of PTB-XL and LUDB (one format-16 file, no offset, skew or multi-sample frames) is read straight
-    with numpy, with wfdb's own formula (digital - baseline) / gain; anything else goes through ``wfdb.rdrecord``.
-    """
-    simple = (len(set(head.file_name)) == 1 and set(head.fmt) == {"16"} and head.sig_len
-              and not any(head.byte_offset or []) and not any(head.skew or [])
-              and set(head.samps_per_frame or [1]) == {1})
-    if not simple:
-        import wfdb
-
-        with _quiet_wfdb():
-            return wfdb.rdrecord(str(path), physical=True).p_signal
-    dat = path.parent / head.file_name[0]
-    digital = np.fromfile(dat, dtype="<i2", count=head.sig_len * head.n_sig).reshape(head.sig_len, head.n_sig)
-    physical = (digital - np.asarray(head.baseline, dtype=np.float64)) / np.asarray(head.adc_gain, dtype=np.float64)
-    physical[digital == -32768] = np.nan  # WFDB's "invalid sample" value in format 16
-    return physical
-
-
-def _millivolt_factors(header: Path, units) -> np.ndarray:
-    factors = []
-    for unit in units or [None] * len(LEADS):
-        key = (unit or "mV").strip().lower()
-        if key not in _TO_MILLIVOLT:
-            raise ValueError(f"{header}: unknown signal units {unit!r}, expected one of mV, uV, V")
-        factors.append(_TO_MILLIVOLT[key])
-    return np.asarray(factors)
-
-
-# --- LUDB wave annotations ---------------------------------------------------------------------------------------
-
-#: MIT annotation codes of the wave symbols (wfdb's ann_label_table): onset, offset and the three peaks.
-_WAVE_SYMBOL_CODES = {39: "(", 40: ")", 24: "p", 1: "N", 27: "t"}
-_WAVE_OF_PEAK = {"p": "P", "N": "QRS", "t": "T"}
-
-
-def read_wave_annotations(path: str | os.PathLike) -> tuple[np.ndarray, list]:
-    """Sample indices and symbols of the wave annotations ('(', ')', 'p', 'N', 't') of a MIT-format annotation file.
-
-    A direct reader of the format (16-bit words: a 6-bit code and a 10-bit time increment, plus the SKIP, NUM,
-    SUB, CHN and AUX pseudo-codes), much faster than ``wfdb.rdann`` on LUDB's 2,400 small files
-    (``benchmarks/bench_data_cache.py`` measures both). Other annotation codes are skipped.
-    """
-    words = np.fromfile(path, dtype="<u2").tolist()
-    samples, symbols = [], []
-    time, i = 0, 0
-    while i < len(words):
-        code, value = words[i] >> 10, words[i] & 0x3FF
-        i += 1
-        if code == 0 and value == 0:  # end of file
-            break
-        if code == 59:  # SKIP: a signed 32-bit interval follows, high 16 bits first
-            skip = (words[i] << 16) | words[i + 1]
-            time += skip - (1 << 32) if skip >= 1 << 31 else skip
-            i += 2
-        elif code == 63:  # AUX: `value` bytes of text follow, padded to an even count
-            i += (value + 1) // 2
-        elif code in (60, 61, 62):  # NUM, SUB, CHN modify the previous annotation, not the time
-            continue
-        else:
-            time += value
-            if code in _WAVE_SYMBOL_CODES:
-                samples.append(time)
-                symbols.append(_WAVE_SYMBOL_CODES[code])
-    return np.asarray(samples, dtype=np.int64), symbols
-
-
-def annotations_to_waves(samples: np.ndarray, symbols: list) -> dict:
-    """{"P"|"QRS"|"T": int64 (n_waves, 3) onset, peak, offset} from time-ordered LUDB annotations.
-
-    Every peak ('p', 'N', 't') is a wave. Its onset is the annotation right before it if that is '(', its offset
-    the one right after it if that is ')'; a bound found otherwise is -1 (see the module docstring).
-    """
-    found = {"P": [], "QRS": [], "T": []}
-    for k, symbol in enumerate(symbols):
-        if symbol in _WAVE_OF_PEAK:
-            onset = samples[k - 1] if k > 0 and symbols[k - 1] == "(" else -1
-            offset = samples[k + 1] if k + 1 < len(symbols) and symbols[k + 1] == ")" else -1
-            found[_WAVE_OF_PEAK[symbol]].append((onset, samples[k], offset))
-    return {kind: np.asarray(rows, dtype=np.int64).reshape(-1, 3) for kind, rows in found.items()}
-
-
-def waves_to_mask(waves: dict, n_samples: int) -> np.ndarray:
-    """(n_samples,) int8 ``WAVES`` codes: each wave with both bounds filled from onset to offset inclusive.
-
-    Waves are painted in the order of their peaks, so where two overlap the later one wins.
-    """
-    painted = sorted((peak, onset, offset, WAVES.index(kind)) for kind, rows in waves.items()
-                     for onset, peak, offset in rows if onset >= 0 and offset >= 0)
-    mask = np.zeros(n_samples, dtype=np.int8)
-    for _, onset, offset, code in painted:
-        mask[onset:offset + 1] = code
-    return mask
-
-
-# --- cache of parsed arrays --------------------------------------------------------------------------------------
-
 def _cached_arrays(cache_dir, name: str, files: list, params: dict, build) -> Path:
-    """The cache folder of .npy arrays for these source files and parameters; ``build(folder)`` fills it once.
-
-    The key hashes the parameters and each file's absolute path, size and modification time. The folder is built
-    under a temporary name and renamed into place (atomic), so a crash never leaves a half-written entry.
-    """
+    """The cache folder of .npy arrays for these source files and parameters, filled once by ``build(folder)``."""
     cache_dir = Path(cache_dir) if cache_dir is not None else user_cache_dir() / "arrays"
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
-    for file in sorted(os.path.abspath(f) for f in files):
-        stat = os.stat(file)
-        digest.update(f"{file}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
-    entry = cache_dir / f"{name}-{digest.hexdigest()[:20]}"
-    if entry.is_dir():
-        return entry
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=cache_dir))
-    try:
-        build(building)
-        os.replace(building, entry)
-    except OSError:
-        if not entry.is_dir():  # otherwise another process finished the same entry first: use it
-            raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return entry
+    return cached_directory(cache_dir, name, content_key([params, file_fingerprint(files)]), build)
 
-
-# --- PTB-XL ------------------------------------------------------------------------------------------------------
 
 def _no_data_message(dataset: str) -> str:
     folder = DATASET_DIRS[dataset]
@@ -445,11 +134,13 @@ def load_ptbxl(root: str | os.PathLike | None = None, fs: int = 100, folds=None,
     folds: the ``strat_fold`` values (1-10) to keep, or None for all.
     max_records: keep only the first records (ecg_id order) of those found.
     Records without a superdiagnostic class are dropped and those whose waveform files are absent skipped; one
-    printed line gives both counts. Signals are parsed once, then memory-mapped from ``cache_dir`` (default
+    logged line gives both counts (a warning when labelled records are absent, so a partial copy is never taken
+    for the whole dataset). Signals are parsed once, then memory-mapped from ``cache_dir`` (default
     ``user_cache_dir()/arrays``). meta per record: ecg_id, patient_id, scp_codes, age, sex ('M'/'F'), filename.
     """
-    if fs not in (100, 500):
+    if check_fs(fs) not in (100, 500):
         raise ValueError(f"fs: PTB-XL comes at 100 or 500 Hz, got {fs!r}")
+    fs = int(check_fs(fs))
     if max_records is not None and not (isinstance(max_records, (int, np.integer)) and max_records > 0):
         raise ValueError(f"max_records: expected a positive integer or None, got {max_records!r}")
     folder = _dataset_folder(root, "ptbxl")
@@ -476,8 +167,9 @@ def load_ptbxl(root: str | os.PathLike | None = None, fs: int = 100, folds=None,
     chosen = np.flatnonzero(present)[:max_records]
     where = "all folds" if folds is None else f"folds {','.join(map(str, folds))}"
     capped = f" (the first {len(chosen)} of {int(present.sum())}: max_records)" if len(chosen) < present.sum() else ""
-    print(f"PTB-XL {fs} Hz, {where}: {len(chosen)} records{capped}; {int(unlabelled.sum())} without a superdiagnostic "
-          f"label dropped, {n_absent} labelled records without waveform files here skipped")
+    logger.log(logging.WARNING if n_absent else logging.INFO,
+               "PTB-XL %d Hz, %s: %d records%s; %d without a superdiagnostic label dropped, %d labelled records "
+               "without waveform files here skipped", fs, where, len(chosen), capped, int(unlabelled.sum()), n_absent)
     if len(chosen) == 0:
         raise FileNotFoundError(f"{folder}: none of the selected records has its waveform files "
                                 f"({filenames[0]}.hea/.dat, ...) at {fs} Hz")
@@ -521,7 +213,10 @@ _WAVE_KINDS = ("P", "QRS", "T")
 
 def load_ludb(root: str | os.PathLike | None = None, progress: bool = True,
               cache_dir: str | os.PathLike | None = None) -> ECGDataset:
-    """LUDB: signals (200, 12, 5000) at 500 Hz with per-lead P/QRS/T masks and onset/peak/offset lists.
+    """LUDB: signals (200, 12, 5000) in true mV at 500 Hz with per-lead P/QRS/T masks and onset/peak/offset lists.
+
+    signals: the digital samples / ``LUDB_ADC_GAIN`` (the header's per-lead gains are range normalisations and
+    are ignored: see the module docstring).
 
     masks: (n, 12, n_samples) int8 ``WAVES`` codes; waves: per record {lead: {"P"|"QRS"|"T": (n_waves, 3)}}, -1
     for a bound the annotators left out (see the module docstring). meta per record, from ``ludb.csv``: patient_id
@@ -546,7 +241,7 @@ def load_ludb(root: str | os.PathLike | None = None, progress: bool = True,
     def build(out: Path) -> None:
         signals, masks, rows, fs = [], [], [], None
         for r, record in enumerate(tqdm(records, desc="parsing LUDB", disable=not progress)):
-            ecg = read_wfdb_record(folder / record)
+            ecg = read_wfdb_record(folder / record, adc_gain=LUDB_ADC_GAIN)
             if signals and (ecg.fs, ecg.signal.shape) != (fs, signals[0].shape):
                 raise ValueError(f"{folder / record}: {ecg.signal.shape} at {ecg.fs:g} Hz, unlike the "
                                  f"{signals[0].shape} at {fs:g} Hz of {records[0]}")
@@ -564,7 +259,7 @@ def load_ludb(root: str | os.PathLike | None = None, progress: bool = True,
         np.save(out / "waves.npy", np.asarray(rows, dtype=np.int32).reshape(-1, 6))
         np.save(out / "fs.npy", np.float64(fs))
 
-    entry = _cached_arrays(cache_dir, "ludb", files, {"format": 1}, build)
+    entry = _cached_arrays(cache_dir, "ludb", files, {"format": 2, "adc_gain": LUDB_ADC_GAIN}, build)
     record_ids = [Path(record).name for record in records]
     return ECGDataset(
         signals=np.load(entry / "signals.npy", mmap_mode="r"),
@@ -604,6 +299,21 @@ def _ludb_meta(table, record_id: str) -> dict:
             "rhythm": "; ".join(lines(row["Rhythms"])), "diagnoses": diagnoses}
 
 
+#: PTB-XL's recommended split by ``strat_fold`` (Wagner et al. 2020): train, validation, test.
+PTBXL_FOLDS = {"train": tuple(range(1, 9)), "val": (9,), "test": (10,)}
+
+
+def ptbxl_split(dataset: ECGDataset) -> tuple:
+    """(train_idx, val_idx, test_idx): sorted index arrays of the records in ``strat_fold`` 1-8, 9 and 10.
+
+    PTB-XL's folds keep each patient in one fold, so the split is patient-level; pretraining must never see the
+    test fold."""
+    if dataset.folds is None:
+        raise ValueError(f"dataset {dataset.name!r} has no folds (strat_fold): expected PTB-XL or its stand-in")
+    folds = np.asarray(dataset.folds)
+    return tuple(np.flatnonzero(np.isin(folds, PTBXL_FOLDS[part])) for part in ("train", "val", "test"))
+
+
 def _split_order(dataset: ECGDataset, seed: int) -> np.ndarray:
     """Dataset indices in a seeded random order of their record ids (independent of the dataset's own order).
 
@@ -639,11 +349,12 @@ def ludb_folds(dataset: ECGDataset, k: int = 5, seed: int = 0) -> list:
 # --- any WFDB folder, and the one entry point --------------------------------------------------------------------
 
 def load_wfdb_folder(path: str | os.PathLike, fs: float | None = None, n_samples: int | None = None,
-                     progress: bool = True) -> ECGDataset:
+                     adc_gain: float | None = None, progress: bool = True) -> ECGDataset:
     """Every 12-lead WFDB record under ``path`` (recursively, by its .hea), as one dataset.
 
     fs: resample records at another rate to it (None: all records must share a rate).
     n_samples: crop every record to it; a shorter record is an error (None: all must have the same length).
+    adc_gain: ADC units per mV, for files whose headers do not give the scale (see ``read_wfdb_record``).
     record_ids are the paths relative to ``path`` without extension.
     """
     folder = Path(path)
@@ -652,7 +363,7 @@ def load_wfdb_folder(path: str | os.PathLike, fs: float | None = None, n_samples
     headers = sorted(folder.rglob("*.hea"))
     if not headers:
         raise FileNotFoundError(f"{folder}: no WFDB header (.hea) found")
-    records = [read_wfdb_record(h.with_suffix(""), fs=fs, n_samples=n_samples)
+    records = [read_wfdb_record(h.with_suffix(""), fs=fs, n_samples=n_samples, adc_gain=adc_gain)
                for h in tqdm(headers, desc=f"reading {folder.name}", disable=not progress)]
     for option, values in (("fs", [r.fs for r in records]), ("n_samples", [r.signal.shape[1] for r in records])):
         first_seen = {value: header.name for value, header in reversed(list(zip(values, headers)))}
@@ -670,27 +381,38 @@ def load_wfdb_folder(path: str | os.PathLike, fs: float | None = None, n_samples
 
 #: Names ``load_dataset`` knows (besides a folder path).
 DATASETS = ("ptbxl", "ludb", "synthetic")
+#: What ``load_dataset`` may do when a real dataset is absent: raise (None) or use the synthetic stand-in.
+FALLBACKS = (None, "synthetic")
 #: Options of the synthetic stand-in that the real loaders do not take (ignored when real data is found).
 _SYNTHETIC_ONLY = ("n_records", "seed", "duration_s")
 
 
-def load_dataset(name: str | os.PathLike, root: str | os.PathLike | None = None, **kwargs) -> ECGDataset:
+def load_dataset(name: str | os.PathLike, root: str | os.PathLike | None = None, *, fallback: str | None = None,
+                 **kwargs) -> ECGDataset:
     """Load 'ptbxl', 'ludb', 'synthetic' or a folder of WFDB records through one call.
 
-    kwargs go to ``load_ptbxl`` / ``load_ludb`` / ``load_wfdb_folder`` /
-    ``synthetic.make_synthetic_dataset``. When no real PTB-XL or LUDB is found (``data_root`` gives None), the
-    embedded synthetic ECG stands in, announced by one printed line: at ``fs`` (default 100 Hz) for 'ptbxl', at
-    500 Hz for 'ludb'; ``n_records`` and ``seed`` shape it (``max_records`` caps it, ``folds`` selects its folds)
-    and are ignored when real data is found, so the same call runs on both.
+    kwargs go to ``load_ptbxl`` / ``load_ludb`` / ``load_wfdb_folder`` / ``synthetic.make_synthetic_dataset``.
+    fallback: what to do when no real PTB-XL or LUDB is found (``data_root`` gives None).
+      - None (default): raise FileNotFoundError saying how to get the data. Anything that trains or reports
+        results must run on the data it names, never on a stand-in it did not ask for.
+      - "synthetic": the embedded synthetic ECG stands in, announced by a ``logging`` warning (shown on stderr,
+        in notebooks too, without any logging set-up): at ``fs`` (default 100 Hz) for 'ptbxl', at 500 Hz for
+        'ludb'; ``n_records``, ``seed`` and ``duration_s`` shape it (``max_records`` caps it, ``folds`` selects
+        its folds) and are ignored when real data is found, so the same call runs on both. The book uses this.
     """
+    if fallback not in FALLBACKS:
+        raise ValueError(f"fallback: expected None (raise when the data is absent) or 'synthetic', got {fallback!r}")
     if isinstance(name, str) and name == "synthetic":
-        from beatssl_lite.synthetic import make_synthetic_dataset
+        from .synthetic import make_synthetic_dataset
 
         return make_synthetic_dataset(**kwargs)
     if isinstance(name, str) and name in DATASET_DIRS:
         loader = load_ptbxl if name == "ptbxl" else load_ludb
-        options = _check_options(name, loader, kwargs)
+        options = _check_options(name, loader, kwargs, fallback)
         if data_root(root, name) is None:
+            if fallback is None:
+                raise FileNotFoundError(f"no real {DATASET_DIRS[name]}/ found: {_no_data_message(name)}; or pass "
+                                        f"fallback='synthetic' to use the embedded synthetic ECG (for demos only)")
             return _synthetic_stand_in(name, kwargs)
         return loader(root=root, **options)
     if root is None and Path(name).is_dir():
@@ -699,26 +421,29 @@ def load_dataset(name: str | os.PathLike, root: str | os.PathLike | None = None,
                      f"or an existing folder of WFDB records")
 
 
-def _check_options(name: str, loader, kwargs: dict) -> dict:
+def _check_options(name: str, loader, kwargs: dict, fallback) -> dict:
     """The kwargs the real loader takes; a TypeError naming any option neither it nor the stand-in knows."""
-    import inspect
-
     accepted = set(inspect.signature(loader).parameters) - {"root"}
-    unknown = sorted(set(kwargs) - accepted - set(_SYNTHETIC_ONLY))
+    stand_in = set(_SYNTHETIC_ONLY) if fallback == "synthetic" else set()
+    unknown = sorted(set(kwargs) - accepted - stand_in)
     if unknown:
+        only_synthetic = sorted(set(unknown) & set(_SYNTHETIC_ONLY))
+        hint = (f" ({', '.join(only_synthetic)} only shape the synthetic stand-in: pass fallback='synthetic')"
+                if only_synthetic else "")
         raise TypeError(f"load_dataset({name!r}): unknown option(s) {', '.join(unknown)}; "
-                        f"expected {', '.join(sorted(accepted | set(_SYNTHETIC_ONLY)))}")
+                        f"expected {', '.join(sorted(accepted | stand_in))}{hint}")
     return {key: value for key, value in kwargs.items() if key in accepted}
 
 
 def _synthetic_stand_in(name: str, kwargs: dict) -> ECGDataset:
-    from beatssl_lite.synthetic import make_synthetic_dataset
+    from .synthetic import make_synthetic_dataset
 
-    fs = float(kwargs.get("fs", 100)) if name == "ptbxl" else 500.0
+    fs = check_fs(kwargs.get("fs", 100)) if name == "ptbxl" else 500.0
     n_records = kwargs.get("n_records") or (1000 if name == "ptbxl" else 200)
     n_records = min(n_records, kwargs.get("max_records") or n_records)
-    print(f"no real {DATASET_DIRS[name]} found: using the embedded synthetic ECG ({n_records} records at {fs:g} Hz) "
-          f"instead; for real data {_no_data_message(name)}")
+    logger.warning("no real %s found: using the embedded synthetic ECG (%d records at %g Hz) instead, as "
+                   "fallback='synthetic' asks; for real data %s", DATASET_DIRS[name], n_records, fs,
+                   _no_data_message(name))
     options = {key: kwargs[key] for key in ("seed", "duration_s") if key in kwargs}
     dataset = make_synthetic_dataset(n_records=n_records, fs=fs, **options)
     if kwargs.get("folds") is not None and dataset.folds is not None:
