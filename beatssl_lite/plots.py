@@ -684,3 +684,91 @@ def plot_delineation(signal, fs: float, delineation, beat: int, reference=None, 
         fig.suptitle(title, fontsize=10)
     plt.close(fig)
     return fig
+
+
+def plot_loss_curve(curves, title: str | None = None, smooth: int = 1):
+    """Pretraining loss against step: total, rhythm and beat losses of one run or several.
+
+    curves: a run's ``pretrain.read_curve`` rows (dicts with step, loss, rhythm_loss, beat_loss), or
+    {label: rows} for several runs on shared axes. smooth: moving-average width in steps (1: raw).
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(curves, dict):
+        runs = curves
+    else:
+        runs = {"": curves}
+    if not runs or any(len(rows) == 0 for rows in runs.values()):
+        raise ValueError("curves: expected at least one step of loss curve per run")
+    if not isinstance(smooth, int) or smooth < 1:
+        raise ValueError(f"smooth: expected a positive number of steps, got {smooth!r}")
+    fig, axes = plt.subplots(1, 3, figsize=(12.0, 3.2), layout="constrained", sharex=True)
+    for label, rows in runs.items():
+        steps = np.array([row["step"] for row in rows])
+        for ax, key in zip(axes, ("loss", "rhythm_loss", "beat_loss")):
+            values = np.array([row[key] for row in rows], dtype=float)
+            if smooth > 1 and len(values) >= smooth:
+                values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
+                shown = steps[smooth - 1:]
+            else:
+                shown = steps
+            ax.plot(shown, values, lw=1.2, label=label or None)
+    for ax, name in zip(axes, ("total = rhythm + lambda beat", "rhythm loss", "beat loss")):
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=8)
+    if len(runs) > 1:
+        axes[0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    plt.close(fig)
+    return fig
+
+
+def pca_2d(embeddings) -> np.ndarray:
+    """(N, 2) coordinates of (N, D) embeddings on their first two principal components (centred; signs fixed so
+    that each component's largest loading is positive, making the picture reproducible)."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"embeddings: expected (N, D) with N >= 2, got shape {x.shape}")
+    x = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    components = vt[:2]
+    signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
+    return x @ (components * signs[:, None]).T
+
+
+def plot_embeddings_2d(embeddings: dict, labels, class_names, title: str | None = None):
+    """Embedding spaces side by side (e.g. before and after pretraining), projected with PCA, coloured by class.
+
+    embeddings: {panel title: (N, D) array}, the same N ECGs in each. labels: (N, C) multi-hot over
+    ``class_names`` (e.g. PTB-XL superclasses). ECGs with one class are coloured by it; ECGs with several are
+    small grey points ("several").
+    """
+    import matplotlib.pyplot as plt
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.shape[1] != len(class_names):
+        raise ValueError(f"labels: expected (N, {len(class_names)}) multi-hot rows, got shape {labels.shape}")
+    if not embeddings:
+        raise ValueError("embeddings: expected at least one {title: (N, D) array} panel")
+    single = labels.sum(axis=1) == 1
+    fig, axes = plt.subplots(1, len(embeddings), figsize=(4.6 * len(embeddings), 4.0), layout="constrained")
+    for ax, (name, values) in zip(np.atleast_1d(axes), embeddings.items()):
+        if len(values) != len(labels):
+            raise ValueError(f"embeddings[{name!r}]: {len(values)} rows for {len(labels)} label rows")
+        xy = pca_2d(values)
+        ax.scatter(*xy[~single].T, s=6, color="#b0b0b0", label="several")
+        for k, class_name in enumerate(class_names):
+            chosen = single & (labels[:, k] == 1)
+            if chosen.any():
+                ax.scatter(*xy[chosen].T, s=12, label=class_name)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("PC 1", fontsize=8)
+        ax.set_ylabel("PC 2", fontsize=8)
+        ax.tick_params(labelsize=7)
+    np.atleast_1d(axes)[-1].legend(fontsize=7, markerscale=1.5, loc="best")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    plt.close(fig)
+    return fig
