@@ -233,8 +233,8 @@ def apply_three_kg(x: torch.Tensor, params: dict, config: ThreeKGConfig, out: to
         rows = output_lead_maps(maps8).astype(_NUMPY_DTYPES[x.dtype])
         starts = (params["mask_start"].long() % n_samples).numpy()
         x_numpy = x.contiguous().numpy()
-        finite = _project_and_mask_cpu(x_numpy, rows, starts, length, out.numpy())
-        if check_finite and not finite.all():
+        finite = _project_and_mask_cpu(x_numpy, rows, starts, length, out.numpy(), check_finite)
+        if not finite.all():
             _raise_non_finite(x, np.flatnonzero(~finite))
         return out
     if x.device.type == "cpu":
@@ -304,9 +304,10 @@ def _jit(**options):
 
 
 @_jit(nogil=True, cache=True)
-def _project_segment(x8, coefficients, row, start, stop):
-    """row[start:stop] = sum_k coefficients[k] * x8[k][start:stop], one pass over the row; whether every value
-    written is finite (y - y is 0 for a finite y, NaN for NaN or inf: a check on values still in registers)."""
+def _project_segment(x8, coefficients, row, start, stop, check_finite):
+    """row[start:stop] = sum_k coefficients[k] * x8[k][start:stop], one pass over the row. With ``check_finite``,
+    returns whether every value written is finite (y - y is 0 for a finite y, NaN for NaN or inf: a check on
+    values still in registers); without, True."""
     a0, a1, a2, a3, a4, a5, a6, a7 = coefficients
     x0, x1, x2, x3, x4, x5, x6, x7 = x8
     # Slicing first lets every index start at 0: numba then drops its negative-index check and LLVM vectorises.
@@ -314,19 +315,24 @@ def _project_segment(x8, coefficients, row, start, stop):
     y0, y1, y2, y3, y4, y5, y6, y7 = (x0[start:stop], x1[start:stop], x2[start:stop], x3[start:stop],
                                       x4[start:stop], x5[start:stop], x6[start:stop], x7[start:stop])
     finite = True
-    for t in range(r.shape[0]):
-        value = (a0 * y0[t] + a1 * y1[t] + a2 * y2[t] + a3 * y3[t]) + (a4 * y4[t] + a5 * y5[t] + a6 * y6[t] + a7 * y7[t])
-        r[t] = value
-        finite &= (value - value) == 0
+    if check_finite:
+        for t in range(r.shape[0]):
+            value = ((a0 * y0[t] + a1 * y1[t] + a2 * y2[t] + a3 * y3[t])
+                     + (a4 * y4[t] + a5 * y5[t] + a6 * y6[t] + a7 * y7[t]))
+            r[t] = value
+            finite &= (value - value) == 0
+    else:
+        for t in range(r.shape[0]):
+            r[t] = (a0 * y0[t] + a1 * y1[t] + a2 * y2[t] + a3 * y3[t]) + (a4 * y4[t] + a5 * y5[t] + a6 * y6[t] + a7 * y7[t])
     return finite
 
 
 @_jit(nogil=True, cache=True)
-def _project_and_mask_records(x, maps, columns, starts, length, out, first, stop, finite):
+def _project_and_mask_records(x, maps, columns, starts, length, out, first, stop, check_finite, finite):
     """Records first..stop-1: out[b, j] = maps[b, j] @ x[b, columns] outside lead j's masked block
     [starts[b, j], starts[b, j] + length) (wrapping, 0 <= start < T), zero inside it. maps: (B, 12, 8), the map
-    from the 8 independent leads (``columns`` of x) to every output lead. finite[b] is set False when record b's
-    view holds a NaN or inf."""
+    from the 8 independent leads (``columns`` of x) to every output lead. With ``check_finite``, finite[b] is set
+    False when record b's view holds a NaN or inf."""
     n_samples = x.shape[2]
     for b in range(first, stop):
         record = x[b]
@@ -341,19 +347,19 @@ def _project_and_mask_records(x, maps, columns, starts, length, out, first, stop
             start = starts[b, lead]
             end = start + length
             if end <= n_samples:  # masked [start, end): the product on both sides
-                finite[b] &= _project_segment(x8, coefficients, out[b, lead], 0, start)
-                finite[b] &= _project_segment(x8, coefficients, out[b, lead], end, n_samples)
+                finite[b] &= _project_segment(x8, coefficients, out[b, lead], 0, start, check_finite)
+                finite[b] &= _project_segment(x8, coefficients, out[b, lead], end, n_samples, check_finite)
             else:  # the mask wraps: masked [start, T) and [0, end - T), the product in between
-                finite[b] &= _project_segment(x8, coefficients, out[b, lead], end - n_samples, start)
+                finite[b] &= _project_segment(x8, coefficients, out[b, lead], end - n_samples, start, check_finite)
 
 
 @_jit(nogil=True, parallel=True, cache=True)
-def _project_and_mask_parallel(x, maps, columns, starts, length, out, finite, n_chunks):
+def _project_and_mask_parallel(x, maps, columns, starts, length, out, check_finite, finite, n_chunks):
     """``_project_and_mask_records`` over the whole batch, in ``n_chunks`` contiguous runs of records in parallel."""
     batch = x.shape[0]
     for chunk in numba.prange(n_chunks):
         _project_and_mask_records(x, maps, columns, starts, length, out,
-                                  chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks, finite)
+                                  chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks, check_finite, finite)
 
 
 # numba's fallback threading layer (workqueue) must not be entered by two threads at once: parallel runs are
@@ -363,19 +369,19 @@ def _project_and_mask_parallel(x, maps, columns, starts, length, out, finite, n_
 _parallel_lock = threading.Lock()
 
 
-def _project_and_mask_cpu(x: np.ndarray, maps: np.ndarray, starts: np.ndarray, length: int,
-                          out: np.ndarray) -> np.ndarray:
+def _project_and_mask_cpu(x: np.ndarray, maps: np.ndarray, starts: np.ndarray, length: int, out: np.ndarray,
+                          check_finite: bool) -> np.ndarray:
     """The fused CPU pass over a non-empty batch (maps (B, 12, 8)), on ``torch.get_num_threads()`` threads (records
-    split between them). Returns the (B,) flags: record b's view is finite."""
+    split between them). Returns the (B,) flags: record b's view is finite (all True without ``check_finite``)."""
     columns = np.asarray(INDEPENDENT_INDEX, dtype=np.int64)
     finite = np.ones(x.shape[0], dtype=np.bool_)
     workers = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, x.shape[0])
     if workers == 1:
-        _project_and_mask_records(x, maps, columns, starts, length, out, 0, x.shape[0], finite)
+        _project_and_mask_records(x, maps, columns, starts, length, out, 0, x.shape[0], check_finite, finite)
         return finite
     with _parallel_lock:
         numba.set_num_threads(workers)
-        _project_and_mask_parallel(x, maps, columns, starts, length, out, finite, workers)
+        _project_and_mask_parallel(x, maps, columns, starts, length, out, check_finite, finite, workers)
     return finite
 
 def _generator(generator) -> torch.Generator | None:
