@@ -84,3 +84,59 @@ def test_classifier_on_synthetic_records(synthetic_100hz):
     classified = sinus[:4].sum()  # Q beats (cut by the record's edges) aside
     assert sinus[0] / classified >= 0.97, dict(zip(BEAT_CLASSES, sinus))
     assert fibrillation.sum() > 20 and fibrillation[1] == 0, dict(zip(BEAT_CLASSES, fibrillation))
+
+
+# ------------------------------------------------------------------ atrial fibrillation (irregular RR, no P wave)
+
+AFIB_CASES = [(seed, label) for seed in range(4) for label in ("MI", "STTC", "CD", "HYP")]
+
+
+def afib_like_classes(fs):
+    """Beat classes and P-wave flags of afib-like synthetic records (irregular RR, fibrillatory baseline, no P)."""
+    from beatssl_lite import features
+    from beatssl_lite.synthetic import make_synthetic_record
+
+    out = []
+    for seed, label in AFIB_CASES:
+        ecg = features.extract(make_synthetic_record(seed, label=label, fs=fs, rhythm="afib-like").signal, fs)
+        p_present = ecg.beats[:, features.BEAT_FEATURES.index("p_present")]
+        out.append((f"{label} seed {seed}", classify_beats(ecg), p_present))
+    return out
+
+
+@pytest.mark.parametrize("fs", [100.0, 500.0])
+def test_afib_like_records_are_not_sinus_and_get_no_premature_beat(fs):
+    """Docstring: sinus needs P waves in at least half of the beats, so AF beats are never called premature (S)."""
+    for name, codes, p_present in afib_like_classes(fs):
+        assert np.nanmean(p_present) < 0.5, f"{name}: P waves found in most beats of an afib-like record"
+        assert BEAT_CLASSES.index("S") not in codes, f"{name}: {''.join(BEAT_CLASSES[c] for c in codes)}"
+
+
+@pytest.mark.xfail(reason="delineation (H3): in afib-like records the QRS offset is misplaced on some beats (e.g. "
+                          "synthetic MI seed 2 at 100 Hz: 130 ms for a true 80 ms), and a wide, widened beat without "
+                          "P is V by the rules", strict=False)
+@pytest.mark.parametrize("fs", [100.0, 500.0])
+def test_afib_like_beats_are_normal(fs):
+    """Docstring: N for atrial fibrillation beats; the synthetic ECG has no ectopic beat, so every delineated beat
+    (Q aside: QRS undefined) must be N."""
+    wrong = {name: "".join(BEAT_CLASSES[c] for c in codes) for name, codes, _ in afib_like_classes(fs)
+             if np.isin(codes, [BEAT_CLASSES.index(c) for c in "SVF"]).any()}
+    assert not wrong, wrong
+
+
+@pytest.mark.realdata
+@pytest.mark.xfail(reason="delineation (H3): in atrial fibrillation a P wave is 'found' before most beats (issue 7: "
+                          "at the end of the P search window), the record is judged sinus and its irregular beats "
+                          "premature: 15 of 99 PTB-XL AFIB records at 100 Hz judged sinus, 6 with S beats",
+                   strict=False)
+def test_ptbxl_atrial_fibrillation_beats_are_not_premature(ptbxl_root):
+    """PTB-XL's AFIB records (record-level statement): at most 2 % of them may get an S beat."""
+    from beatssl_lite import features
+    from beatssl_lite.datasets import load_ptbxl
+
+    dataset = load_ptbxl(root=ptbxl_root, fs=100, progress=False)
+    afib = [i for i, meta in enumerate(dataset.meta) if "AFIB" in meta["scp_codes"]]
+    assert len(afib) >= 50
+    with_s = [dataset.record_ids[i] for i in afib
+              if BEAT_CLASSES.index("S") in classify_beats(features.extract(dataset.signals[i], dataset.fs))]
+    assert len(with_s) <= 0.02 * len(afib), f"{len(with_s)} of {len(afib)} AFIB records with an S beat: {with_s}"
