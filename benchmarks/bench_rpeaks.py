@@ -15,9 +15,12 @@ no learned parameters, its window and threshold were chosen on this data, see ``
   Timing error = detection - reference over the TP at 50 ms, in ms: mean (bias) and mean absolute.
 - detectors: ours on all 12 leads (the package's) and on lead II alone; wfdb's XQRS (``xqrs_detect``) and GQRS
   (``gqrs_detect``) on lead II (they are single-lead detectors). Time: seconds for all records, this process.
-- the no-beat rule: the smallest QRS contrast (``beats._typical_hump``: typical QRS hump / the energy's 25th
+- the no-beat rule: the smallest QRS contrast (``beats.qrs_contrast``: typical QRS hump / the energy's 25th
   percentile) over the records, and the largest over 20 white-noise records (0.05 mV), against
   ``beats.MIN_CONTRAST``.
+- the artefact rule: ``beats.net_change`` of the energy humps matched (50 ms) to a reference beat inside the
+  scored stretch: its largest value and 99.9th percentile, against ``beats.MAX_NET_CHANGE`` (steps and start
+  transients score above 0.8: ``tests/test_robustness.py``).
 - the annotation convention: the share of LUDB's per-lead QRS peak marks (QRS with both bounds) that lie within
   3 samples of that lead's maximum inside the annotated QRS, and of the maximum of |x| (0.5-40 Hz band-passed).
 Without LUDB (no --data, no BEATSSL_DATA): the same scores on the embedded synthetic ECG, whose R peaks are exact
@@ -26,20 +29,22 @@ the 50 ms scores are also split by the records' drawn QRS width (< 120 ms, >= 12
 Target: Se and PPV >= 0.995 at 50 ms on LUDB.
 
     python benchmarks/bench_rpeaks.py [--data DIR] [--quick] [--synthetic N] [--fs 500]
+(--seed and --repeats, shared by all benchmarks, are not used: nothing is drawn at random but the noise records,
+seeded 0, and accuracy is not timed in rounds.)
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 
+import common
 import numpy as np
 
 from beatssl_lite import beats
-from beatssl_lite.datasets import data_root, load_ludb
-from beatssl_lite.vocabulary import LEADS
+from beatssl_lite.datasets import load_ludb
 from beatssl_lite.delineation import annotated_delineation
 from beatssl_lite.synthetic import make_synthetic_dataset
+from beatssl_lite.vocabulary import LEADS
 
 TOLERANCES_MS = (50.0, 150.0)
 
@@ -88,12 +93,17 @@ def score(detector, cases, fs):
     return counts, np.concatenate(errors), seconds
 
 
-def contrast(signal, fs):
-    x = signal[beats.usable_leads(signal)]
-    env = beats.qrs_energy(x, fs)
-    humps = beats._humps(env, fs)
-    humps = humps[(humps > 0) & (humps < len(env) - 1)]
-    return beats._typical_hump(env, env[humps])[1]
+def beat_net_changes(cases, fs):
+    """``beats.net_change`` of every energy hump matched to a reference beat inside the scored stretch."""
+    values = []
+    for signal, reference, (first, last) in cases:
+        x = signal[beats.usable_leads(signal)]
+        env = beats.qrs_energy(x, fs)
+        humps = beats.energy_humps(env, fs)
+        reference = reference[(reference >= first) & (reference <= last)]
+        d, _ = beats.match_peaks(humps, reference, int(round(0.05 * fs)))
+        values.append(beats.net_change(x, env, humps[d], fs))
+    return np.concatenate(values)
 
 
 def annotation_convention(dataset):
@@ -112,14 +122,13 @@ def annotation_convention(dataset):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", help="data root holding ludb/ (default: BEATSSL_DATA or the user cache)")
-    parser.add_argument("--quick", action="store_true", help="40 records, no baselines")
+    parser = common.parser(__doc__, data="ludb", repeats=1)
     parser.add_argument("--synthetic", type=int, default=200, help="synthetic records when LUDB is absent")
     parser.add_argument("--fs", type=float, default=500.0, help="sampling rate of the synthetic fallback")
     args = parser.parse_args()
 
-    root = data_root(args.data, "ludb")
+    root = common.data_source(args, "ludb", fallback=f"{args.synthetic} embedded synthetic records at {args.fs:g} Hz")
+    common.print_header("R-peak detection accuracy", args)
     limit = 40 if args.quick else None
     if root is not None:
         cases, dataset = ludb_cases(root, limit)
@@ -165,9 +174,14 @@ def main() -> None:
             print(f"ours, 12 leads, records with {name} ({len(subset)}): 50 ms Se {tp / max(tp + fn, 1):.4f}, "
                   f"PPV {tp / max(tp + fp, 1):.4f}")
     rng = np.random.default_rng(0)
-    noise = [contrast(rng.normal(0.0, 0.05, cases[0][0].shape), fs) for _ in range(20)]
-    print(f"\nQRS contrast: smallest over these records {min(contrast(x, fs) for x, _, _ in cases):.1f}, largest "
-          f"over 20 white-noise records {max(noise):.2f}; a record has beats above MIN_CONTRAST = {beats.MIN_CONTRAST:g}")
+    noise = [beats.qrs_contrast(rng.normal(0.0, 0.05, cases[0][0].shape), fs) for _ in range(20)]
+    smallest = min(beats.qrs_contrast(x, fs) for x, _, _ in cases)
+    print(f"\nQRS contrast: smallest over these records {smallest:.1f}, largest over 20 white-noise records "
+          f"{max(noise):.2f}; a record has beats above MIN_CONTRAST = {beats.MIN_CONTRAST:g}")
+    change = beat_net_changes(cases, fs)
+    print(f"artefact rule: net change / excursion of the {len(change)} reference beats' energy humps: largest "
+          f"{change.max():.3f}, 99.9th percentile {np.percentile(change, 99.9):.3f}; a hump above MAX_NET_CHANGE = "
+          f"{beats.MAX_NET_CHANGE:g} is dropped as a step or transient")
     if root is not None and not args.quick:
         signed, absolute, count = annotation_convention(dataset)
         print(f"LUDB's QRS peak marks within 3 samples of the lead's maximum: {signed:.1%}, of its max |x|: "

@@ -1,0 +1,173 @@
+"""Beats and delineation on foreign-looking ECGs: nothing here was tuned on these recordings.
+
+The fixtures are built here, independently of ``beatssl_lite.synthetic``, the way other hospitals' recordings
+differ from LUDB and PTB-XL: 100 or 500 Hz, 10-25 s, an amplifier/filter transient in the first samples, a baseline
+step mid-record (an electrode moving, followed by an AC-coupled amplifier's slow recovery), atrial fibrillation
+(irregularly irregular RR, a fibrillatory baseline, no P waves), and sinus-rhythm controls. The heart vector is a
+sum of Gaussian waves (P, Q, R, S, T) projected to the 12 leads through Einthoven's and Goldberger's relations and
+six precordial directions, so every R peak and every P wave is known by construction.
+"""
+
+import numpy as np
+import pytest
+
+from beatssl_lite import beats
+from beatssl_lite.delineation import delineate
+
+RATES = (100.0, 500.0)
+SEEDS = range(6)
+
+
+def project(vector: np.ndarray) -> np.ndarray:
+    """(3, n) heart vector (X to the left, Y to the feet, Z to the back) -> (12, n) in LEADS order."""
+    x, y, z = vector
+    lead_i, lead_ii = x, 0.5 * x + np.sqrt(3) / 2 * y
+    limb = [lead_i, lead_ii, lead_ii - lead_i, -(lead_i + lead_ii) / 2, lead_i - lead_ii / 2, lead_ii - lead_i / 2]
+    # V1..V6 in the horizontal plane, from the patient's right-anterior (115 degrees) round to the left (0)
+    precordial = [np.cos(a) * x - np.sin(a) * z + 0.1 * y for a in np.radians([115, 95, 75, 55, 30, 0])]
+    return np.stack(limb + precordial)
+
+
+def foreign_ecg(fs, duration_s=12.0, rhythm="sinus", seed=0):
+    """(signal (12, n) in mV, R peaks (n_beats,) samples). rhythm: 'sinus' (P waves, RR CV 3 %) or 'af' (no P,
+    a 5-7.5 Hz fibrillatory baseline of about 0.1 mV, log-normal RR with CV 25 %)."""
+    rng = np.random.default_rng(seed)
+    n = int(round(duration_s * fs))
+    t = np.arange(n) / fs
+    if rhythm == "sinus":
+        rr = rng.uniform(0.7, 1.0) * (1 + 0.03 * rng.standard_normal(200))
+    else:
+        rr = rng.lognormal(np.log(rng.uniform(0.55, 0.8)), 0.25, 200).clip(0.33, 1.6)
+    peaks = np.cumsum(np.concatenate([[rng.uniform(0.3, 0.6)], rr]))
+    peaks = peaks[peaks < duration_s - 0.3]
+    axis = np.radians(rng.uniform(-20, 80))
+    r_vector = 1.4 * np.array([np.cos(axis), np.sin(axis), -0.4])
+    waves = [(0.0, 0.010, r_vector), (-0.025, 0.007, np.array([-0.15, -0.05, -0.15])),
+             (0.028, 0.009, np.array([-0.25, -0.35, 0.6])), (0.28, 0.05, 0.35 * r_vector / np.linalg.norm(r_vector))]
+    if rhythm == "sinus":
+        waves.append((-0.16, 0.022, np.array([0.12, 0.16, 0.02])))  # P, 0.2 mV along the atrial axis
+    heart = np.zeros((3, n))
+    for r in peaks:
+        for offset, width, vector in waves:
+            heart += vector[:, None] * np.exp(-0.5 * ((t - r - offset) / width) ** 2)
+    ecg = project(heart)
+    if rhythm == "af":
+        phase = sum(np.sin(2 * np.pi * f * t + 1.5 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 6)) + rng.uniform(0, 6))
+                    for f in rng.uniform(5.0, 7.5, 3)) / 3
+        ecg += project(np.array([0.03, 0.05, -0.08])[:, None] * phase)
+    ecg *= rng.uniform(0.8, 1.2, (12, 1))  # electrode and amplifier gains
+    ecg += 0.1 * np.sin(2 * np.pi * 0.2 * t + rng.uniform(0, 2 * np.pi, (12, 1)))  # respiration wander
+    ecg += rng.normal(0.0, 0.01, (12, n))
+    return ecg, np.round(peaks * fs).astype(np.int64)
+
+
+def with_start_transient(ecg, fs, amplitude_mv, tau_s, seed=0):
+    """An amplifier/filter settling at the record's start: each lead starts up to ``amplitude_mv`` off and decays."""
+    t = np.arange(ecg.shape[1]) / fs
+    sign = np.random.default_rng(seed).choice([-1.0, 1.0], (12, 1))
+    return ecg + amplitude_mv * sign * np.exp(-t / tau_s)
+
+
+def with_baseline_step(ecg, r_peaks, fs, amplitude_mv, seed=0):
+    """A baseline step of up to ``amplitude_mv`` per lead halfway between two mid-record beats, recovering with a
+    2 s time constant (an AC-coupled amplifier)."""
+    k = len(r_peaks) // 2
+    at = (r_peaks[k] + r_peaks[k + 1]) / 2 / fs
+    t = np.arange(ecg.shape[1]) / fs
+    size = amplitude_mv * np.random.default_rng(seed).uniform(0.5, 1.0, (12, 1)) * \
+        np.random.default_rng(seed + 1).choice([-1.0, 1.0], (12, 1))
+    return ecg + size * ((t >= at) * np.exp(-np.clip(t - at, 0, None) / 2.0))[None]
+
+
+def assert_peaks_found(found, truth, fs, label):
+    d, r = beats.match_peaks(found, truth, int(round(0.05 * fs)))
+    extra = np.setdiff1d(np.arange(len(found)), d)
+    missed = np.setdiff1d(np.arange(len(truth)), r)
+    assert len(extra) == 0 and len(missed) == 0, f"{label}: false {found[extra]}, missed {truth[missed]}"
+
+
+@pytest.mark.parametrize("fs", RATES)
+@pytest.mark.parametrize("case", ["control", "af", "start transient", "baseline step", "both, 20 s"])
+def test_foreign_r_peaks(fs, case):
+    """Every beat found within 50 ms, nothing else (an artefact counted as a beat fails this on the old detector)."""
+    for seed in SEEDS:
+        duration = 20.0 if case == "both, 20 s" else 12.0
+        ecg, truth = foreign_ecg(fs, duration, rhythm="af" if case == "af" else "sinus", seed=seed)
+        if case in ("start transient", "both, 20 s"):
+            ecg = with_start_transient(ecg, fs, amplitude_mv=3.0, tau_s=0.03, seed=seed)
+        if case in ("baseline step", "both, 20 s"):
+            ecg = with_baseline_step(ecg, truth, fs, amplitude_mv=1.0, seed=seed)
+        assert_peaks_found(beats.detect_r_peaks(ecg, fs), truth, fs, f"{case}, {fs:g} Hz, seed {seed}")
+
+
+@pytest.mark.parametrize("fs", RATES)
+def test_a_qrs_next_to_a_step_is_kept(fs):
+    """A step 200 ms after a QRS has the larger hump within the refractory period; dropping it must not drop the QRS
+    (LUDB record 15 has one 100 ms after a QRS, far enough for their energies not to merge; in these fixtures
+    they merge below about 150 ms, and the QRS is lost with the step: a documented limit)."""
+    for seed in SEEDS:
+        ecg, truth = foreign_ecg(fs, 12.0, seed=seed)
+        k = len(truth) // 2
+        t = np.arange(ecg.shape[1])
+        size = 1.5 * np.random.default_rng(seed).choice([-1.0, 1.0], (12, 1))
+        ecg = ecg + size * (t >= truth[k] + int(round(0.2 * fs)))
+        assert_peaks_found(beats.detect_r_peaks(ecg, fs), truth, fs, f"seed {seed}")
+
+
+@pytest.mark.parametrize("fs", RATES)
+def test_artefacts_rejected_with_margin(fs):
+    """The artefact rule's statistic (``beats.net_change``) sits well clear of ``MAX_NET_CHANGE`` on both sides:
+    QRS complexes at most 2/3 of it, steps and transients of 1-4 mV (transients decaying in 20-50 ms) at least
+    4/3 of it, in sinus rhythm and in atrial fibrillation; and the detector's output stays clean for all of them.
+    (Smaller artefacts, whose hump is too small to pass for a beat anyway, are checked by the detector's output:
+    0.5 mV steps on a fibrillatory baseline reach about 0.7.)"""
+    qrs, artefacts = [], []
+    for seed in SEEDS:
+        for amplitude, tau in ((1.0, 0.02), (2.0, 0.03), (4.0, 0.05)):
+            ecg, truth = foreign_ecg(fs, 12.0, rhythm=("sinus", "af")[seed % 2], seed=seed)
+            transient = with_start_transient(ecg, fs, amplitude, tau, seed)
+            step = with_baseline_step(ecg, truth, fs, amplitude, seed)
+            k = len(truth) // 2
+            for signal, artefact in ((transient, 0), (step, (truth[k] + truth[k + 1]) // 2)):
+                env = beats.qrs_energy(signal, fs)
+                humps = beats.energy_humps(env, fs)
+                near = np.abs(humps - artefact) <= 0.05 * fs  # the artefact's own hump
+                assert near.sum() == 1
+                change = beats.net_change(signal, env, humps, fs)
+                artefacts.append(change[near][0])
+                d, _ = beats.match_peaks(humps, truth, int(round(0.05 * fs)))
+                qrs.extend(change[d])
+                assert_peaks_found(beats.detect_r_peaks(signal, fs), truth, fs, f"{amplitude} mV, seed {seed}")
+        ecg, truth = foreign_ecg(fs, 12.0, rhythm=("sinus", "af")[seed % 2], seed=seed)
+        for signal in (with_start_transient(ecg, fs, 0.5, 0.02, seed), with_baseline_step(ecg, truth, fs, 0.5, seed)):
+            assert_peaks_found(beats.detect_r_peaks(signal, fs), truth, fs, f"0.5 mV, seed {seed}")
+    assert max(qrs) <= 2 / 3 * beats.MAX_NET_CHANGE, max(qrs)
+    assert min(artefacts) >= 4 / 3 * beats.MAX_NET_CHANGE, min(artefacts)
+
+
+def test_net_change_against_a_naive_loop():
+    """``net_change`` against the rule written out sample by sample for a few humps of a step record."""
+    fs = 500.0
+    ecg, truth = foreign_ecg(fs, 10.0, seed=3)
+    ecg = with_baseline_step(ecg, truth, fs, 1.0, seed=3)
+    env = beats.qrs_energy(ecg, fs)
+    humps = beats.energy_humps(env, fs)
+    width = int(round(beats.LEVEL_S * fs))
+    reach = int(round(beats.ARTEFACT_SEARCH_S * fs))
+    n = ecg.shape[1]
+
+    def level(lead, t):  # centred 10-sample mean, edges repeated (scipy's 'nearest')
+        return np.mean([ecg[lead, min(max(s, 0), n - 1)] for s in range(t - width // 2, t - width // 2 + width)])
+
+    expected = []
+    for h in humps:
+        start = h
+        while start > max(0, h - reach) and not env[start] < beats.QUIET_FRACTION * env[h]:
+            start -= 1
+        stop = h
+        while stop < min(n - 1, h + reach) and not env[stop] < beats.QUIET_FRACTION * env[h]:
+            stop += 1
+        levels = np.array([[level(lead, t) for t in range(start, stop + 1)] for lead in range(12)])
+        net = sum(abs(levels[lead, -1] - levels[lead, 0]) for lead in range(12))
+        expected.append(net / sum(levels[lead].max() - levels[lead].min() for lead in range(12)))
+    np.testing.assert_allclose(beats.net_change(ecg, env, humps, fs), expected, rtol=1e-9)
