@@ -26,10 +26,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-try:
-    from beatssl_lite.datasets import DATA_ENV, data_root
-except ImportError:  # before the data-layer split (data.py -> datasets.py) lands; drop this branch after it
-    from beatssl_lite.data import DATA_ENV, data_root
+from beatssl_lite import DATA_ENV, data_root
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET_NAMES = {"ptbxl": "PTB-XL", "ludb": "LUDB"}
