@@ -2,6 +2,7 @@
 determinism across worker counts with the real feature extractor."""
 
 import functools
+import logging
 
 import numpy as np
 import pytest
@@ -79,12 +80,15 @@ def test_precompute_layout_and_batch(stand_in_features, tmp_path):
         cache.batch([10])
 
 
-def test_precompute_second_call_reuses_the_cache(stand_in_features, tmp_path):
+def test_precompute_second_call_reuses_the_cache(stand_in_features, tmp_path, caplog, capsys):
     ds = toy_dataset(10)
     first = pre.precompute(ds, cache_dir=tmp_path, n_jobs=1, progress=False)
     assert len(stand_in_features.calls) == 10
-    second = pre.precompute(ds, cache_dir=tmp_path, n_jobs=1, progress=False)
+    with caplog.at_level(logging.INFO, logger="beatssl_lite.precompute"):
+        second = pre.precompute(ds, cache_dir=tmp_path, n_jobs=1, progress=False)
     assert len(stand_in_features.calls) == 10  # extract was not called again
+    assert "cached features loaded" in caplog.text and first.path.name in caplog.text
+    assert capsys.readouterr().out == ""  # messages go through logging, never print
     assert_same_cache(first, second)
     # another dataset (other ids) does not hit that cache
     pre.precompute(toy_dataset(10, name="other").subset(np.arange(9)), cache_dir=tmp_path, n_jobs=1,
@@ -92,7 +96,7 @@ def test_precompute_second_call_reuses_the_cache(stand_in_features, tmp_path):
     assert len(stand_in_features.calls) == 19
 
 
-def test_precompute_resumes_after_an_interrupted_run(stand_in_features, tmp_path):
+def test_precompute_resumes_after_an_interrupted_run(stand_in_features, tmp_path, caplog):
     ds = toy_dataset(10)
     stand_in_features.fail_on = ds.signals[7]  # chunks of 3: records 0-2 and 3-5 finish, 6-8 crashes at 7
     with pytest.raises(RuntimeError, match="toy-7"):
@@ -101,7 +105,9 @@ def test_precompute_resumes_after_an_interrupted_run(stand_in_features, tmp_path
     assert shards == ["records-0000000-0000003.npz", "records-0000003-0000006.npz"]
     stand_in_features.fail_on = None
     stand_in_features.calls.clear()
-    resumed = pre.precompute(ds, cache_dir=tmp_path / "a", n_jobs=1, progress=False, chunk_size=3)
+    with caplog.at_level(logging.INFO, logger="beatssl_lite.precompute"):
+        resumed = pre.precompute(ds, cache_dir=tmp_path / "a", n_jobs=1, progress=False, chunk_size=3)
+    assert "resuming, 6 of 10 records" in caplog.text
     assert sorted(stand_in_features.calls) == sorted(np.arange(6, 10) % 4)  # only records 6-9 were extracted
     fresh = pre.precompute(ds, cache_dir=tmp_path / "b", n_jobs=1, progress=False, chunk_size=4)
     assert_same_cache(resumed, fresh)
@@ -148,3 +154,14 @@ def test_precompute_with_real_features_is_deterministic_across_workers(synthetic
     np.testing.assert_array_equal(batch.beat_features, direct.beats)
     np.testing.assert_array_equal(batch.r_peaks[0], direct.r_peaks)
     np.testing.assert_array_equal(batch.beat_classes, classify_beats(direct))
+
+
+def test_cache_file_of_another_format_is_refused(stand_in_features, tmp_path):
+    cache = pre.precompute(toy_dataset(5), cache_dir=tmp_path, n_jobs=1, progress=False)
+    assert repr(cache).startswith("FeatureCache(5 records, 6 beats, fs=100 Hz")
+    with np.load(cache.path) as z:
+        arrays = {name: z[name] for name in z.files}
+    old = tmp_path / "old.npz"
+    np.savez(old, **{**arrays, "format": np.array("beatssl_lite.targets.cache/1")})  # the cache before the rename
+    with pytest.raises(ValueError, match="old.npz: cache format 'beatssl_lite.targets.cache/1'"):
+        pre.FeatureCache.load(old)
