@@ -74,7 +74,7 @@ def user_cache_dir() -> Path:
 
 
 def data_root(root: str | os.PathLike | None = None, dataset: str | None = None) -> Path | None:
-    """The data root to read from, or None when only the synthetic default is left.
+    """The data root to read from, or None when none is configured (``load_dataset`` then raises or falls back).
 
     With ``dataset`` ('ptbxl' or 'ludb'), a candidate root counts only if it holds that dataset's folder.
     An explicit ``root`` or ``BEATSSL_DATA`` that does not exist is an error, not a silent fallback.

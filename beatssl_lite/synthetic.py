@@ -1,7 +1,8 @@
 """Embedded synthetic 12-lead ECG: a heart dipole traced in 3-D, projected to the 12 leads, with exact labels.
 
 Why: every chapter must run offline, in seconds, with ground truth that real data never has (exact wave
-boundaries, exact R peaks, the intervals each record was drawn with). This is the package's default data **[ours]**.
+boundaries, exact R peaks, the intervals each record was drawn with). It stands in for PTB-XL or LUDB only when
+asked (``load_dataset(..., fallback="synthetic")``, as the book does) **[ours]**.
 
 The model **[ours]**, in the vectorcardiogram's Frank axes (X to the patient's left, Y to the feet, Z to the back):
 - Each beat is three waves, P, QRS and T, and each wave is a short sum of smooth pulses, each pulse a 3-D dipole
@@ -71,7 +72,7 @@ P_NORM = 0.45
 P_SECOND_CLASS = 0.5
 PATHOLOGY_WEIGHTS = {"MI": 0.32, "STTC": 0.30, "CD": 0.25, "HYP": 0.13}
 P_AFIB = 0.12
-#: Wave codes in masks (index into ``data.WAVES``).
+#: Wave codes in masks (index into ``vocabulary.WAVES``).
 P_CODE, QRS_CODE, T_CODE = 1, 2, 3
 _WAVE_NAMES = {P_CODE: "P", QRS_CODE: "QRS", T_CODE: "T"}
 _GAP_S = 0.04  # shortest isoelectric gap between one beat's T and the next beat's P (or QRS)
