@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 
 from .augment import ThreeKGConfig
+from .model import SIZE_PRESETS
 
 RHYTHM_TARGETS = ("hard", "soft_1", "soft_2")
 BEAT_TARGETS = ("none", "hard", "soft_1", "soft_2")
@@ -31,9 +32,9 @@ PAPER_POWERS = (1.0, 50.0)
 OPTIMISERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-#: Encoder size presets of ``model.py`` (tiny: tests and chapters; cpu: the real-data reproduction on 2 cores;
-#: paper: a GPU).
-SIZES = ("tiny", "cpu", "paper")
+#: Encoder size presets (``model.SIZE_PRESETS``: tiny for tests and chapters; cpu for the real-data reproduction on
+#: 2 cores; paper for a GPU).
+SIZES = tuple(SIZE_PRESETS)
 
 
 class ConfigError(ValueError):

@@ -56,7 +56,6 @@ from tqdm import tqdm
 from . import augment
 from .cache import atomic_write_bytes
 from .config import ConfigError, PretrainConfig, check_same_config
-from .vocabulary import BEAT_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +185,7 @@ class Batch:
 
     signals: (B, 12, T) float32; indices: (B,) positions in the pretraining records; record_features: (B, F_r)
     float64; beat_features: (M, F_b) float64; beat_record_index: (M,) int64 in 0..B-1; beat_classes: (M,) int64
-    codes into ``BEAT_CLASSES``, -1 for Q (unclassifiable: no positive but its other view); r_peaks: (M,) int64 samples; M = the batch's beats, ordered by record.
+    codes into ``BEAT_CLASSES``; r_peaks: (M,) int64 samples; M = the batch's beats, ordered by record.
     """
 
     signals: torch.Tensor
@@ -203,10 +202,6 @@ class Batch:
 
     def pin_memory(self) -> "Batch":
         return Batch(**{name: value.pin_memory() for name, value in vars(self).items()})
-
-
-#: Code of the unclassifiable beats (Q): no other beat is their positive [ours, as ``targets.beat_targets``].
-_UNCLASSIFIABLE = BEAT_CLASSES.index("Q")
 
 
 class PretrainRecords:
@@ -233,15 +228,13 @@ class PretrainRecords:
         signals = np.asarray(self.signals[np.sort(indices)], dtype=np.float32)  # sorted: one pass over a memmap
         signals = signals[np.argsort(np.argsort(indices))]
         peaks = np.concatenate(features.r_peaks) if len(features.r_peaks) else np.zeros(0, np.int64)
-        classes = np.asarray(features.beat_classes, dtype=np.int64)
-        classes[classes == _UNCLASSIFIABLE] = -1  # the losses' code for "no positive but the other view"
         return Batch(
             signals=torch.from_numpy(np.ascontiguousarray(signals)),
             indices=torch.from_numpy(indices),
             record_features=torch.from_numpy(np.asarray(features.record_features, dtype=np.float64)),
             beat_features=torch.from_numpy(np.asarray(features.beat_features, dtype=np.float64)),
             beat_record_index=torch.from_numpy(np.asarray(features.beat_record_index, dtype=np.int64)),
-            beat_classes=torch.from_numpy(classes),
+            beat_classes=torch.from_numpy(np.asarray(features.beat_classes, dtype=np.int64)),
             r_peaks=torch.from_numpy(np.asarray(peaks, dtype=np.int64)),
         )
 
@@ -316,18 +309,17 @@ def build_model(config: PretrainConfig, fs: float) -> torch.nn.Module:
 
 
 def item_targets(features: torch.Tensor, strategy: str, power: float, names, gather: bool) -> torch.Tensor:
-    """(N, N) single-view soft targets of the items (ECGs or beats) whose feature rows are ``features``, on
-    ``features``' device; with ``gather``, of the items of every process, in rank order (what ``losses`` expects).
-    """
+    """This process's rows of the soft target block of the items (ECGs or beats) whose feature rows are
+    ``features`` (n, F), built on their device (``targets.rhythm_target_block``, whose soft computation serves any
+    items given their feature names): (n, n) alone; (n, n_total) over the items of every process with ``gather``,
+    which is what ``losses`` expects then."""
     from .losses import all_gather_variable
-    from .targets import similarity
+    from .targets import rhythm_target_block
 
+    n, offset = len(features), 0
     if gather:
-        features, _ = all_gather_variable(features, with_grad=False)
-    if len(features) == 0:
-        return features.new_zeros((0, 0))
-    weights = similarity(features.cpu().numpy(), strategy, power, names=names)
-    return torch.from_numpy(weights).to(features.device)
+        features, offset = all_gather_variable(features, with_grad=False)
+    return rhythm_target_block(features, strategy, power, names=names, rows=slice(offset, offset + n))
 
 
 def compute_losses(model: torch.nn.Module, view1: torch.Tensor, view2: torch.Tensor, batch: Batch,
@@ -577,7 +569,11 @@ def pretrain(config: PretrainConfig, dataset, out_dir, cache_dir=None, device: s
     out_dir = Path(out_dir)
     if runtime.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
+    if runtime.distributed and not runtime.is_main:
+        dist.barrier()  # rank 0 precomputes the features first; the others then read its cache
     records, split = load_records(dataset, config, cache_dir, progress and runtime.is_main, runtime.world_size)
+    if runtime.distributed and runtime.is_main:
+        dist.barrier()
     if runtime.is_main:
         log.info(split)
         atomic_write_bytes(out_dir / SPLIT, json.dumps(
