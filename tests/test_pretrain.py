@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 
@@ -223,3 +224,6 @@ def test_cli_synthetic_run_and_console_entry(tmp_path, cache_dir):
                                text=True, check=True, env={**os.environ, "COLUMNS": "120"}).stdout
     for name in [f"row{i}" for i in range(1, 15)] + ["beat-ssl"]:
         assert name in help_text
+    script = shutil.which("beatssl-lite", path=os.path.dirname(sys.executable))  # the console script
+    assert script, "pip install -e . installs the beatssl-lite console script"
+    assert subprocess.run([script, "pretrain", "--help"], capture_output=True, text=True, check=True).stdout == help_text
