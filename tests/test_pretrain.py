@@ -226,4 +226,5 @@ def test_cli_synthetic_run_and_console_entry(tmp_path, cache_dir):
         assert name in help_text
     script = shutil.which("beatssl-lite", path=os.path.dirname(sys.executable))  # the console script
     assert script, "pip install -e . installs the beatssl-lite console script"
-    assert subprocess.run([script, "pretrain", "--help"], capture_output=True, text=True, check=True).stdout == help_text
+    assert subprocess.run([script, "pretrain", "--help"], capture_output=True, text=True, check=True,
+                          env={**os.environ, "COLUMNS": "120"}).stdout == help_text
