@@ -246,19 +246,22 @@ class Encoder(nn.Module):
             raise ValueError(f"signals: expected (12, n_samples) or (N, 12, n_samples), got shape {x.shape}")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
-        checked = np.stack([check_ecg(record, name=f"signals[{i}]", dtype=np.float32) for i, record in enumerate(x)])
-        device = next(self.parameters()).device
+        checked = [check_ecg(record, name=f"signals[{i}]", dtype=np.float32) for i, record in enumerate(x)]
+        parameter = next(self.parameters())
         was_training = self.training
         self.eval()
         try:
             outputs = []
             for start in range(0, len(checked), batch_size):
-                batch = torch.from_numpy(checked[start:start + batch_size]).to(device)
-                h = self(batch)
+                batch = torch.from_numpy(np.stack(checked[start:start + batch_size]))
+                h = self(batch.to(device=parameter.device, dtype=parameter.dtype))
                 outputs.append((h if feature_map else self.pool(h)).float().cpu().numpy())
         finally:
             self.train(was_training)
-        out = np.concatenate(outputs) if outputs else np.zeros((0, self.config.width), np.float32)
+        if not outputs:  # no ECG: an empty result of the right shape
+            shape = (0, self.config.width, self.n_frames(x.shape[-1])) if feature_map else (0, self.config.width)
+            return np.zeros(shape, np.float32)
+        out = np.concatenate(outputs)
         return out[0] if single else out
 
 

@@ -150,6 +150,7 @@ def test_encode_numpy_in_numpy_out_equals_the_pooled_forward():
     np.testing.assert_allclose(model.encode(signals[0]), expected[0], rtol=1e-5, atol=1e-6)
     assert model.encoder.encode(signals, feature_map=True).shape == (5, 16, 250)
     assert model.training  # restored
+    assert model.encode(signals[:0]).shape == (0, 16)
 
 
 def test_encode_rejects_transposed_and_nan_input():
