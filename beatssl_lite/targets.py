@@ -521,11 +521,13 @@ def beat_target_block(beat_features, beat_record_index, beat_classes, strategy: 
     start, stop = _check_rows(rows, m)
     with torch.no_grad():
         if strategy == "hard":
-            classes = classes.to(torch.int64)
-            # every Q beat gets a code of its own (-1, -2, ...): it matches no other beat, only itself (its partner)
-            own = -1 - torch.arange(m, device=device)
-            codes = torch.where(classes == BEAT_CLASSES.index("Q"), own, classes)
-            block = (codes[start:stop, None] == codes[None, :]).to(torch.float32)
+            # same class = the product of one-hot class rows (exact in any precision: 0/1 values, one term per
+            # entry), a matrix product instead of M x M comparisons; Q beats get an all-zero row (no positive but
+            # their partner, set below)
+            one_hot = torch.nn.functional.one_hot(classes.to(torch.int64), len(BEAT_CLASSES)).to(torch.float32)
+            one_hot[:, BEAT_CLASSES.index("Q")] = 0.0
+            with torch.autocast(device_type=device.type, enabled=False):
+                block = _set_partners(one_hot[start:stop] @ one_hot.T, start)
         else:
             if strategy == "soft_2":
                 if names is None:
