@@ -25,8 +25,12 @@ on windows placed relative to each R peak (``beats.detect_r_peaks`` unless given
   (earlier samples are set to the isoelectric level), the leads (low-passed at 15 Hz, minus the isoelectric
   vector at the QRS onset) are projected on the direction of the record's average P wave: the mean over its
   beats of these windows, aligned on the QRS onset as a P wave is (a P wave is locked to its QRS; noise and
-  fibrillatory waves are not, so the average keeps the P). The P peak is the beat's largest deflection in that
-  projection; its onset and offset are where it falls to ``P_ON_LEVEL`` / ``P_OFF_LEVEL`` of the way from that
+  fibrillatory waves are not, so the average keeps the P). The P peak is the beat's largest *interior* local
+  maximum in that projection at least ``P_PEAK_BEFORE_QRS_S`` before the QRS onset (and so is the average's):
+  as in the T search, a maximum at the window's edge is a slope, here the slope into the QRS whose onset was
+  placed late, which atrial fibrillation otherwise turns into a "P wave" before many beats (PTB-XL's AFIB
+  records, ``tests/test_robustness.py``); LUDB's annotated P peaks lie at least 54 ms before their QRS onset
+  (0.5th percentile 60 ms, on the tuning split). Its onset and offset are where it falls to ``P_ON_LEVEL`` / ``P_OFF_LEVEL`` of the way from that
   side's lowest point to the peak (the TP and PR segments need not be at the same level). A P wave is *present*
   when the record's average P is at least ``P_MIN_MV`` tall and the beat's own P is at least half as tall, peaks
   within ``P_MAX_SHIFT_S`` of the average's peak and correlates with it (``P_MIN_CORRELATION``): atrial
@@ -74,6 +78,8 @@ P_OFF_LEVEL = 0.35
 P_MIN_MV = 0.03
 P_MIN_CORRELATION = 0.7
 P_MAX_SHIFT_S = 0.04
+#: A P peak lies at least this long before its QRS onset (LUDB's annotated ones: >= 54 ms; ours carry its error).
+P_PEAK_BEFORE_QRS_S = 0.04
 WAVE_LOWPASS_HZ = 15.0
 
 
@@ -245,6 +251,13 @@ def _delineate_leads(x: np.ndarray, fs: float, peaks: np.ndarray) -> Delineation
     return result
 
 
+def _interior_peak(y: np.ndarray, first: int, last: int) -> int:
+    """Index of the largest interior local maximum of ``y[first:last]``, -1 if none: a maximum at either end of
+    the P window is a slope (into the QRS, out of the previous beat's T), not a wave."""
+    peaks, _ = find_peaks(y[first:last])
+    return first + int(peaks[np.argmax(y[first:last][peaks])]) if len(peaks) else -1
+
+
 def _place_p_waves(result: Delineation, slow: np.ndarray, iso: list, fs: float) -> None:
     """Fill p_on / p_peak / p_off in place (module docstring: P)."""
     width = int(round(P_WINDOW_S * fs))
@@ -274,16 +287,19 @@ def _place_p_waves(result: Delineation, slow: np.ndarray, iso: list, fs: float) 
     template = direction @ average
     if -template.min() > template.max():
         template, direction = -template, -direction
-    if template.max() < P_MIN_MV:
+    last = width - (int(round(P_PEAK_BEFORE_QRS_S * fs)) - margin)  # the latest sample a P peak may take
+    template_peak = _interior_peak(template, 0, last)
+    if template_peak < 0 or template[template_peak] < P_MIN_MV:
         return
-    template_peak = int(np.argmax(template))
     for (k, start, first), window in zip(kept, stack):
         y = direction @ window
         if np.corrcoef(y[first:], template[first:])[0, 1] < P_MIN_CORRELATION:
             continue
-        peak = first + int(np.argmax(y[first:]))
+        peak = _interior_peak(y, first, last)
+        if peak < 0:
+            continue
         height = y[peak]
-        if height < 0.5 * template.max() or abs(peak - template_peak) > P_MAX_SHIFT_S * fs:
+        if height < 0.5 * template[template_peak] or abs(peak - template_peak) > P_MAX_SHIFT_S * fs:
             continue
         # Each side's level is measured from that side's own lowest point: the TP segment before a P wave and the
         # PR segment after it need not lie at the same height.
