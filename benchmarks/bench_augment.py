@@ -2,7 +2,8 @@
 
 Protocol: random ECG-shaped input (batch x 12 x samples float32, seeded; the content does not change the cost), the
 default ``ThreeKGConfig`` (the reference's: angles U(-45, 45) deg, scales U(1, 1.5), 50 % mask), every
-implementation in this process, torch with all cores (``torch.set_num_threads(os.cpu_count())``).
+implementation in this process, torch with all cores (``torch.set_num_threads(os.cpu_count())``; --threads to
+change it: one thread is the least disturbed by other processes on a shared machine).
 Throughput is a steady state: a training loop augments a new batch at every step. Each measurement is a run of one
 untimed warm-up call and --calls timed back-to-back calls, cycling over two distinct input batches (each call reads
 a batch the previous call did not touch: from memory, not from cache); its figure is the time per call. Runs of
@@ -25,7 +26,8 @@ and zeroed by the OS on first write; its cost alone is printed too). The NaN/inf
 default) is timed on and off on both paths. Target: three_kg >= 20x the straightforward loop on CPU for
 256 x 12 x 5000, reused output.
 
-    python benchmarks/bench_augment.py [--batch 256] [--samples 5000] [--repeats 5] [--calls 8] [--quick] [--seed 0]
+    python benchmarks/bench_augment.py [--batch 256] [--samples 5000] [--repeats 5] [--calls 8] [--threads N]
+                                       [--quick] [--seed 0]
 """
 
 from __future__ import annotations
@@ -102,10 +104,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--calls", type=int, default=8, help="timed back-to-back calls per run")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
     args = parser.parse_args()
     if args.quick:  # batch 32, three rounds
         args.batch, args.repeats = 32, 3
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     common.print_header("3KG throughput (benchmarks/bench_augment.py)", args, protocol=(
         f"{args.batch} x 12 x {args.samples} float32 on the CPU, default ThreeKGConfig; runs of one warm-up and "
         f"{args.calls} timed calls over two alternating batches, best of {args.repeats} interleaved rounds"))
@@ -145,7 +148,8 @@ def main() -> None:
     best = common.best_times(runs, args.repeats, args.calls)
 
     kernel = "fused numba kernel" if fused else "torch path: numba is not installed"
-    print(f"\nrecords/s ({torch.get_num_threads()} threads); ms per batch in brackets")
+    threads = torch.get_num_threads()
+    print(f"\nrecords/s ({threads} thread{'s' if threads > 1 else ''}); ms per batch in brackets")
     print(f"  {'implementation':38s} {'reused output':>22s} {'fresh output':>22s}")
     names = {"straightforward loop": "straightforward loop (~reference code)", "tuned loop": "tuned loop",
              "three_kg": f"three_kg ({kernel})", "torch path": "three_kg, torch path (without numba)",
