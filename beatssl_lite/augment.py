@@ -19,16 +19,17 @@ Two variants, and what each discards:
   part is not "rotated with the heart", so a large rotation pairs a turned dipole with the old residual.
 
 Implementation [ours: same result as the step-by-step recipe up to float rounding, tested against it]:
-- Steps 1-4 are one linear map per record, A = B S R D_inv on the 8 independent leads; folding in the selection
-  of those 8 leads and the derived-lead identities makes it a 12 x 12 map (4 of its columns zero); the maps of
-  the whole batch come from a few vectorised numpy operations (no scipy, no loop over records).
+- Steps 1-4 are one linear map per record, A = B S R D_inv on the 8 independent leads; folding in the
+  derived-lead identities makes it a 12 x 8 map (``output_lead_maps``: all 12 output leads from the 8 independent
+  input leads, the input's derived leads never read); the maps of the whole batch come from a few vectorised
+  numpy operations (no scipy, no loop over records).
 - On a CPU with numba installed (the optional extra ``beatssl-lite[fast]``), map and mask are one pass (a numba
   kernel, records split over torch's thread count): each output lead computes only its unmasked samples from the
   8 independent input leads and writes zeros over the rest. A batched matrix product followed by a masked fill
   reads and writes the whole output twice and computes the half that is then thrown away; the CPU is
   memory-bound here, so one pass is faster (``benchmarks/bench_augment.py`` prints by how much).
-- On other devices (GPU), and on a CPU without numba (``FUSED_CPU_KERNEL`` False): one batched 12 x 12 product,
-  then a masked fill. The first call logs (INFO) which path runs. Every wrapping mask is a window of one
+- On other devices (GPU), and on a CPU without numba (``FUSED_CPU_KERNEL`` False): a batched product of the 12 x 8
+  maps with the input's independent leads (two runs of rows, I-II and V1-V6, read as views), then a masked fill. The first call logs (INFO) which path runs. Every wrapping mask is a window of one
   periodic template [1]*L + [0]*(T-L), read at offset (T - start) mod T: the template's T windows are one strided
   view, and a gather copies the chosen ones (the same mask as comparing (t - start) mod T < L, tested).
 - ``out=`` writes into a preallocated tensor, as a training loop can: a fresh 61 MB output (256 x 12 x 5000
