@@ -67,6 +67,7 @@ def test_record_features_match_naive_formulas(extracted):
                                [60000.0 / mean, sdnn, rmssd], rtol=1e-12)
     for name in F.BEAT_FEATURES:
         column = [v for v in extracted.beats[:, COL[name]] if not np.isnan(v)]
+        # the axis: these beats do not straddle +-180 degrees, so its circular median is the ordinary median
         np.testing.assert_allclose(r[REC[f"median_{name}"]], np.median(column) if column else np.nan, rtol=1e-12)
 
 
@@ -90,6 +91,77 @@ def test_qrs_axis_of_a_frontal_dipole(angle):
     axes = out.beats[:, COL["qrs_axis_deg"]]
     assert len(axes) >= 10
     assert np.all(np.abs((axes - angle + 180) % 360 - 180) < 1.0)
+
+
+def test_qrs_axis_is_the_mean_frontal_vector():
+    """Per beat, the axis is the direction of the QRS's mean frontal vector, computed here sample by sample from the
+    same baseline-free leads and bounds; a tall narrow R at 0 degrees followed by a broad S pointing to +150
+    degrees has its mean vector, not its peak (0 degrees), well away from 0."""
+    from beatssl_lite.beats import bandpass
+
+    n, fs = 5000, FS
+    t = np.arange(n)
+    r_wave = sum(np.exp(-0.5 * ((t - c) / 6.0) ** 2) for c in range(300, n - 200, 450))
+    s_wave = sum(np.exp(-0.5 * ((t - c - 28) / 14.0) ** 2) for c in range(300, n - 200, 450))
+    vectors = [(1.2, 0.0), (0.6, 150.0)]
+    frontal_x = sum(a * np.cos(np.radians(d)) * w for (a, d), w in zip(vectors, (r_wave, s_wave)))
+    frontal_y = sum(a * np.sin(np.radians(d)) * w for (a, d), w in zip(vectors, (r_wave, s_wave)))
+    lead_i, avf = frontal_x, np.sqrt(3) / 2 * frontal_y
+    lead_ii = avf + lead_i / 2
+    limb = [lead_i, lead_ii, lead_ii - lead_i, -(lead_i + lead_ii) / 2, lead_i - lead_ii / 2, avf]
+    signal = np.stack(limb + [(0.5 + 0.1 * j) * r_wave for j in range(6)])
+    out = F.extract(signal, fs)
+    d = out.delineation
+    clean = bandpass(signal, fs, 0.5, 40.0)
+    iso_len = int(round(F.ISOELECTRIC_S * fs))
+    for k in range(len(d)):
+        on, off = d.qrs_on[k], d.qrs_off[k]
+        sum_x = sum_y = 0.0
+        for sample in range(on, off + 1):
+            sum_x += clean[LEADS.index("I"), sample]
+            sum_y += clean[LEADS.index("aVF"), sample] * 2 / np.sqrt(3)
+        base = range(max(0, on - iso_len), on + 1)
+        x = sum_x / (off - on + 1) - np.mean([clean[LEADS.index("I"), i] for i in base])
+        y = sum_y / (off - on + 1) - np.mean([clean[LEADS.index("aVF"), i] * 2 / np.sqrt(3) for i in base])
+        np.testing.assert_allclose(out.beats[k, COL["qrs_axis_deg"]], np.degrees(np.arctan2(y, x)), atol=1e-9)
+    assert np.all(out.beats[:, COL["qrs_axis_deg"]] > 10)  # the peak vector would say 0
+
+
+def naive_circular_median(angles):
+    """The angle on a 0.01-degree grid minimising the sum of arc distances (brute force, no candidates shortcut)."""
+    grid = np.arange(-180.0, 180.0, 0.01)
+    cost = np.abs((grid[:, None] - np.asarray(angles)[None, :] + 180.0) % 360.0 - 180.0).sum(axis=1)
+    return grid, cost
+
+
+@pytest.mark.parametrize("angles, expected", [([179.0, -179.0], 180.0), ([179.0, -179.0, 178.0], 179.0),
+                                              ([10.0, 20.0, 30.0], 20.0), ([10.0, 20.0], 15.0),
+                                              ([-170.0, 170.0, 175.0, -175.0, 180.0], 180.0),
+                                              ([-10.0, 5.0, 350.0 - 360.0, np.nan], -10.0)])
+def test_circular_median_hand_cases(angles, expected):
+    assert abs((F.circular_median_deg(angles) - expected + 180.0) % 360.0 - 180.0) < 1e-9
+    assert -180.0 < F.circular_median_deg(angles) <= 180.0
+    assert np.isnan(F.circular_median_deg([])) and np.isnan(F.circular_median_deg([np.nan]))
+
+
+def test_circular_median_against_a_brute_force_search():
+    """Its sum of arc distances is the minimum found on a fine grid, for clusters anywhere on the circle."""
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        centre = rng.uniform(-180, 180)
+        angles = (centre + rng.normal(0, 25, rng.integers(3, 30)) + 180.0) % 360.0 - 180.0
+        found = F.circular_median_deg(angles)
+        grid, cost = naive_circular_median(angles)
+        found_cost = np.abs((found - angles + 180.0) % 360.0 - 180.0).sum()
+        assert found_cost <= cost.min() + 1e-6, (trial, found, grid[np.argmin(cost)])
+
+
+def test_record_axis_is_circular():
+    """A record whose beats point to +179 and -179 degrees has its axis at about 180, not 0 (a linear median)."""
+    beats = np.full((4, len(F.BEAT_FEATURES)), np.nan)
+    beats[:, COL["qrs_axis_deg"]] = [179.0, -179.0, 178.0, -178.0]
+    record = F.record_features(beats, np.array([0, 500, 1000, 1500]), FS)
+    assert abs(abs(record[REC["median_qrs_axis_deg"]]) - 180.0) < 1.0
 
 
 def test_amplitudes_scale_and_axis_does_not():
@@ -117,8 +189,9 @@ def test_synthetic_features_match_the_drawn_parameters():
     assert np.abs(diffs["hr"]).max() < 1.0
     assert np.median(np.abs(diffs["qrs"])) < 8 and np.median(np.abs(diffs["qt"])) < 10
     assert np.median(np.abs(diffs["pr"])) < 15
-    # the synthetic axis is the mean QRS vector's, ours the peak vector's: they agree to within 35 degrees
-    assert np.abs(diffs["axis"]).max() < 35
+    # the synthetic axis is its mean QRS vector's, as ours is (measured: median 1.7, largest 12 degrees; the peak
+    # vector's direction, used before, was up to 35 degrees off)
+    assert np.abs(diffs["axis"]).max() < 15 and np.median(np.abs(diffs["axis"])) < 3
 
 
 def test_no_beats_one_beat_and_flat_lead():
@@ -178,7 +251,8 @@ def test_qrs_axis_against_ludb_axis_classes(ludb_root):
             axes.append(F.extract(np.asarray(dataset.signals[i]), dataset.fs).record[REC["median_qrs_axis_deg"]])
             ranks.append(order.index(label))
     assert len(axes) > 80
-    assert spearmanr(axes, ranks).statistic > 0.65
-    left = np.median([a for a, r in zip(axes, ranks) if r == 0])
-    normal = np.median([a for a, r in zip(axes, ranks) if r == 2])
-    assert left < 0 < normal
+    assert spearmanr(axes, ranks).statistic > 0.8  # measured 0.86 on the tuning split (true millivolts)
+    # LUDB's classes (left deviation < 0 < horizontal < 30 < normal < 70 < vertical < 90 degrees, by their
+    # medians): the classes' median axes come in that order (right deviation has too few records to say)
+    medians = [np.median([a for a, r in zip(axes, ranks) if r == c]) for c in range(4)]
+    assert np.all(np.diff(medians) > 0), medians
