@@ -1,0 +1,170 @@
+"""downstream: the probe learns a trivially separable constructed case, label subsets, the segmentation decoder's
+shapes and upsampling at 100 and 500 Hz input, determinism, the synthetic-data refusal and bad weights.
+Tiny encoders and a few records only (CPU)."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from beatssl_lite import ECGDataset, make_synthetic_dataset
+from beatssl_lite.config import preset
+from beatssl_lite.downstream import (SegmentationModel, evaluate_classification, evaluate_segmentation,
+                                     label_subset, load_encoder, random_encoder, segmentation_kfold, summary_rows,
+                                     upsample_frames)
+from beatssl_lite.pretrain import save_encoder
+from beatssl_lite.vocabulary import SUPERCLASSES
+
+
+def _separable(n=100, name="constructed"):
+    """Class k of record i = (i // 10) % 5, shown as a (k + 1) Hz, 1 mV sine on lead 2k over 0.05 mV noise; folds
+    i % 10 + 1, so fold 10 holds two records of each class."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1000) / 100.0
+    classes = (np.arange(n) // 10) % 5
+    signals = 0.05 * rng.standard_normal((n, 12, 1000)).astype(np.float32)
+    for i, k in enumerate(classes):
+        signals[i, 2 * k] += np.sin(2 * np.pi * (k + 1) * t).astype(np.float32)
+    return ECGDataset(signals=signals, fs=100.0, record_ids=[f"r{i:03d}" for i in range(n)], name=name,
+                      labels=np.eye(5, dtype=np.uint8)[classes], folds=np.arange(n) % 10 + 1)
+
+
+@pytest.fixture(scope="module")
+def separable():
+    return _separable()
+
+
+@pytest.fixture(scope="module")
+def tiny_ludb():
+    return make_synthetic_dataset(n_records=6, fs=500.0)
+
+
+def test_probe_learns_a_separable_case_and_states_its_protocol(separable, caplog):
+    encoder = random_encoder("tiny", 100.0, seed=0)
+    with caplog.at_level(logging.INFO, logger="beatssl_lite.downstream"):
+        result = evaluate_classification(encoder, separable, mode="probe", label_fraction=0.5, seed=0,
+                                         n_bootstrap=50)
+    assert result["task"] == "ptbxl-probe" and result["metrics"]["auroc"] > 0.9
+    assert result["metrics"]["auroc_classes_averaged"] == 5
+    protocol = result["protocol"]
+    assert protocol["sampling_rate_hz"] == 100.0 and protocol["crop"] == "none: the full 10 s record"
+    assert "mean of the encoder feature map" in protocol["aggregation"]
+    assert protocol["label_fraction"] == 0.5 and protocol["n_train"] == 40 and protocol["n_train_folds"] == 80
+    assert protocol["train_record_ids"][0] in caplog.text
+    assert result["predictions"]["scores"].shape == (10, 5)
+    assert set(result["metrics"]["thresholds"]) == set(SUPERCLASSES)
+
+
+def test_random_init_baseline_and_finetuning_share_the_code_path_and_are_deterministic(separable):
+    encoder = random_encoder("tiny", 100.0, seed=1)
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    runs = [evaluate_classification(encoder, separable, mode="finetune", label_fraction=0.25, epochs=1, seed=3,
+                                    n_bootstrap=0)
+            for _ in range(2)]
+    np.testing.assert_array_equal(runs[0]["predictions"]["scores"], runs[1]["predictions"]["scores"])
+    assert runs[0]["task"] == "ptbxl-finetune"
+    # the caller's encoder is not trained
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())
+    # same seed, same random encoder
+    assert all(torch.equal(a, b) for a, b in zip(random_encoder("tiny", 100.0, seed=1).state_dict().values(),
+                                                  encoder.state_dict().values()))
+
+
+def test_label_subset_is_drawn_once_per_seed():
+    train = np.arange(3, 1484)  # 1481 training records, as the offline PTB-XL subset's folds 1-8
+    one_percent = label_subset(train, 0.01, seed=0)
+    assert len(one_percent) == 15 and np.all(np.isin(one_percent, train)) and np.all(np.diff(one_percent) > 0)
+    np.testing.assert_array_equal(one_percent, label_subset(train, 0.01, seed=0))
+    assert not np.array_equal(one_percent, label_subset(train, 0.01, seed=1))
+    assert len(label_subset(train, 0.1, seed=0)) == 148
+    np.testing.assert_array_equal(label_subset(train, 1.0, seed=5), train)
+    assert len(label_subset(np.arange(20), 0.01, seed=0)) == 1  # never empty
+    with pytest.raises(ValueError, match="label_fraction"):
+        label_subset(train, 0.0, seed=0)
+
+
+def test_classification_refuses_synthetic_unless_asked_and_empty_splits():
+    synthetic = make_synthetic_dataset(n_records=20, fs=100.0)
+    encoder = random_encoder("tiny", 100.0)
+    with pytest.raises(ValueError, match="allow_synthetic=True"):
+        evaluate_classification(encoder, synthetic)
+    no_test_fold = _separable(n=100).subset(np.arange(100) % 10 != 9)
+    with pytest.raises(ValueError, match="test \\(fold 10\\) split .* is empty"):
+        evaluate_classification(encoder, no_test_fold)
+    with pytest.raises(ValueError, match="mode"):
+        evaluate_classification(encoder, _separable(), mode="linear")
+    with pytest.raises(TypeError, match="Encoder"):
+        evaluate_classification(torch.nn.Linear(2, 2), _separable())
+
+
+@pytest.mark.parametrize("fs, n_in", [(100.0, 1000), (500.0, 5000)])
+def test_segmentation_output_is_at_500_hz_for_100_and_500_hz_input(fs, n_in):
+    encoder = random_encoder("tiny", fs)
+    model = SegmentationModel(encoder, out_fs=500.0, n_out=5000)
+    logits = model(torch.zeros(2, 12, n_in))
+    assert logits.shape == (2, 12, 4, 5000)
+    assert encoder(torch.zeros(1, 12, n_in)).shape[-1] == encoder.n_frames(n_in) == 250  # 40 ms frames
+
+
+@pytest.mark.parametrize("fs, stride", [(100.0, 4), (500.0, 20), (100.0, 2)])
+def test_upsampling_places_frame_t_at_sample_t_stride(fs, stride):
+    frames = torch.randn(3, 250, dtype=torch.float64)
+    out = upsample_frames(frames, stride, fs, 500.0, 5000)
+    # independent: np.interp at each output sample's time, frame centres at t * stride / fs seconds
+    centres = np.arange(250) * stride / fs
+    times = np.arange(5000) / 500.0
+    expected = np.stack([np.interp(times, centres, row) for row in frames.numpy()])
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-12)
+
+
+def test_segmentation_runs_is_deterministic_and_states_its_protocol(tiny_ludb):
+    encoder = random_encoder("tiny", 100.0)
+    runs = [evaluate_segmentation(encoder, tiny_ludb, train_idx=[0, 1, 2, 3], test_idx=[4, 5], epochs=1,
+                                  seed=2, allow_synthetic=True) for _ in range(2)]
+    result = runs[0]
+    np.testing.assert_array_equal(result["predictions"]["masks"], runs[1]["predictions"]["masks"])
+    assert result["predictions"]["masks"].shape == (2, 12, 5000)
+    assert result["metrics"]["f1_mean"] == runs[1]["metrics"]["f1_mean"]
+    for key in ("f1_P", "f1_QRS", "f1_T", "dice_mean", "boundary_f1_QRS_on"):
+        assert key in result["metrics"]
+    protocol = result["protocol"]
+    assert protocol["sample_scores"]["window"] == [500, 4500] and protocol["boundary_scores"]["tolerance_ms"] == 150
+    assert protocol["encoder_input_fs_hz"] == 100.0 and protocol["dataset_fs_hz"] == 500.0
+    assert protocol["test_record_ids"] == [tiny_ludb.record_ids[4], tiny_ludb.record_ids[5]]
+
+
+def test_segmentation_refusals(tiny_ludb):
+    encoder = random_encoder("tiny", 100.0)
+    with pytest.raises(ValueError, match="allow_synthetic=True"):
+        evaluate_segmentation(encoder, tiny_ludb)
+    with pytest.raises(ValueError, match="empty test split"):
+        evaluate_segmentation(encoder, tiny_ludb, train_idx=[0, 1], test_idx=[], allow_synthetic=True)
+    with pytest.raises(ValueError, match="both sides"):
+        evaluate_segmentation(encoder, tiny_ludb, train_idx=[0, 1], test_idx=[1, 2], allow_synthetic=True)
+    with pytest.raises(ValueError, match="no masks"):
+        evaluate_segmentation(encoder, _separable(), allow_synthetic=True)
+
+
+def test_kfold_tests_every_record_once(tiny_ludb):
+    results = segmentation_kfold(random_encoder("tiny", 100.0), tiny_ludb, k=2, epochs=1, allow_synthetic=True)
+    tested = sorted(i for r in results for i in r["protocol"]["test_record_ids"])
+    assert tested == sorted(tiny_ludb.record_ids) and [r["fold"] for r in results] == [0, 1]
+    rows = summary_rows(results[1], "random-init")
+    assert [(r["metric"], r["fold"], r["task"]) for r in rows] == [("f1", 1, "ludb"), ("dice", 1, "ludb")]
+    assert rows[0]["value"] == pytest.approx(results[1]["metrics"]["f1_mean"])
+
+
+def test_weights_of_another_size_or_rate_are_refused(tmp_path):
+    cpu_weights = random_encoder("cpu", 100.0).state_dict()
+    with pytest.raises(ValueError, match="'tiny' encoder at 100 Hz.*shapes differ"):
+        load_encoder(cpu_weights, "tiny", 100.0)
+    with pytest.raises(ValueError, match="another sampling rate"):
+        load_encoder(random_encoder("tiny", 500.0).state_dict(), "tiny", 100.0)
+    tiny = random_encoder("tiny", 100.0, seed=4)
+    loaded = load_encoder(tiny.state_dict(), "tiny", 100.0)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), tiny.state_dict().values()))
+    path = save_encoder(tmp_path / "encoder.pt", random_encoder("cpu", 100.0), preset("row9", size="cpu"), step=1)
+    with pytest.raises(ValueError, match="weights of a 'cpu' encoder, expected size='tiny'"):
+        load_encoder(path, "tiny", 100.0)
+    assert load_encoder(path, "cpu", 100.0).config.width == 64
