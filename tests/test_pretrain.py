@@ -228,3 +228,18 @@ def test_cli_synthetic_run_and_console_entry(tmp_path, cache_dir):
     assert script, "pip install -e . installs the beatssl-lite console script"
     assert subprocess.run([script, "pretrain", "--help"], capture_output=True, text=True, check=True,
                           env={**os.environ, "COLUMNS": "120"}).stdout == help_text
+
+
+def test_pca_2d_matches_the_covariance_eigenvectors():
+    from beatssl_lite.plots import pca_2d
+
+    x = np.random.default_rng(0).normal(size=(50, 6)) * np.array([5.0, 3.0, 1.0, 0.5, 0.2, 0.1])
+    centred = x - x.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov(centred.T))
+    top = vectors[:, np.argsort(values)[::-1][:2]]
+    expected = centred @ top
+    got = pca_2d(x)
+    for k in range(2):  # each component is defined up to its sign
+        assert np.allclose(np.abs(got[:, k]), np.abs(expected[:, k]))
+        assert np.allclose(got[:, k], expected[:, k]) or np.allclose(got[:, k], -expected[:, k])
+    assert np.allclose(pca_2d(x), pca_2d(x[::-1])[::-1])  # sign convention: independent of the row order
