@@ -251,14 +251,20 @@ def detect_r_peaks(signal, fs: float) -> np.ndarray:
     Raises ValueError for a wrong shape, NaNs (naming the lead) or a signal shorter than 1 s.
     """
     fs = check_fs(fs)
-    x = check_ecg(signal, fs=fs, min_duration_s=MIN_DURATION_S, single_lead=True)
-    x = x[usable_leads(x)]
-    if len(x) == 0:
+    return _detect(check_ecg(signal, fs=fs, min_duration_s=MIN_DURATION_S, single_lead=True), fs)
+
+
+def _detect(x: np.ndarray, fs: float, clean: np.ndarray | None = None) -> np.ndarray:
+    """``detect_r_peaks`` of a checked (n_leads, T) ``x``. clean: ``bandpass(x, fs, 0.5, 40.0)`` of all its leads
+    when the caller has it (``features.extract`` shares it with the delineation and the features)."""
+    usable = usable_leads(x)
+    if not usable.any():
         return np.zeros(0, dtype=np.int64)
-    beats = _select_beats(x, qrs_energy(x, fs), fs)
+    beats = _select_beats(x[usable], qrs_energy(x[usable], fs), fs)
     if len(beats) == 0:
         return beats.astype(np.int64)
-    return _refine(bandpass(x, fs, 0.5, 40.0), beats, fs)
+    clean = bandpass(x[usable], fs, 0.5, 40.0) if clean is None else clean[usable]
+    return _refine(clean, beats, fs)
 
 
 def _refine(clean: np.ndarray, humps: np.ndarray, fs: float) -> np.ndarray:

@@ -56,7 +56,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks, resample_poly
 
-from .beats import MIN_DURATION_S, bandpass, detect_r_peaks, usable_leads
+from .beats import MIN_DURATION_S, _detect, bandpass, usable_leads
 from .validation import check_ecg, check_fs
 
 #: Records sampled slower (PTB-XL's 100 Hz) are delineated after polyphase upsampling to at least this rate, so
@@ -186,15 +186,24 @@ def delineate(signal, fs: float, r_peaks=None) -> Delineation:
     """
     fs = check_fs(fs)
     x = check_ecg(signal, fs=fs, min_duration_s=MIN_DURATION_S, single_lead=True)
-    peaks = detect_r_peaks(signal, fs) if r_peaks is None else _check_peaks(r_peaks, x.shape[1])
-    x = x[usable_leads(x)]
-    if len(peaks) == 0 or len(x) == 0:
+    return _delineate(x, fs, None if r_peaks is None else _check_peaks(r_peaks, x.shape[1]))
+
+
+def _delineate(x: np.ndarray, fs: float, peaks: np.ndarray | None, clean: np.ndarray | None = None) -> Delineation:
+    """``delineate`` of a checked (n_leads, T) ``x`` and checked ``peaks`` (None: detect them). clean:
+    ``bandpass(x, fs, 0.5, 40.0)`` of all its leads when the caller has it (``features.extract``)."""
+    if peaks is None:
+        peaks = _detect(x, fs, clean)
+    usable = usable_leads(x)
+    if len(peaks) == 0 or not usable.any():
         result = Delineation.empty(len(peaks))
         result.r_peak = peaks.copy()
         return result
+    x = x[usable]
     up = int(np.ceil(WORKING_FS / fs)) if fs < WORKING_FS else 1
     if up == 1:
-        return _delineate_leads(x, fs, peaks)
+        return _delineate_leads(x, fs, peaks, None if clean is None else clean[usable])
+    # Slower records are filtered at the working rate, after upsampling: a caller's clean leads at fs do not serve.
     result = _delineate_leads(resample_poly(x, up, 1, axis=1), fs * up, peaks * up)
     for name in BOUNDS:
         values = getattr(result, name)
@@ -204,12 +213,13 @@ def delineate(signal, fs: float, r_peaks=None) -> Delineation:
     return result
 
 
-def _delineate_leads(x: np.ndarray, fs: float, peaks: np.ndarray) -> Delineation:
-    """``delineate`` on checked, non-flat leads (n_leads, T) at a rate of at least ``WORKING_FS``."""
+def _delineate_leads(x: np.ndarray, fs: float, peaks: np.ndarray, clean: np.ndarray | None = None) -> Delineation:
+    """``delineate`` on checked, non-flat leads (n_leads, T) at a rate of at least ``WORKING_FS``; clean: their
+    0.5-40 Hz band when the caller has it."""
     result = Delineation.empty(len(peaks))
     result.r_peak = peaks.copy()
     n = x.shape[1]
-    clean = bandpass(x, fs, 0.5, 40.0)
+    clean = bandpass(x, fs, 0.5, 40.0) if clean is None else clean
     slow = bandpass(x, fs, 0.5, WAVE_LOWPASS_HZ)
     velocity = np.sqrt(((np.gradient(clean, axis=1) * fs) ** 2).sum(axis=0))
     velocity = uniform_filter1d(velocity, max(1, int(round(QRS_SMOOTH_S * fs))), mode="nearest")

@@ -51,8 +51,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .beats import MIN_DURATION_S, bandpass, detect_r_peaks
-from .delineation import Delineation, delineate
+from .beats import MIN_DURATION_S, bandpass
+from .delineation import Delineation, _check_peaks, _delineate
 from .validation import check_ecg, check_fs
 from .vcg import ecg_to_vcg
 from .vocabulary import LEADS, check_lead_order
@@ -145,8 +145,14 @@ def _ms(a: np.ndarray, b: np.ndarray, fs: float) -> np.ndarray:
     return np.where((a >= 0) & (b >= 0), (b - a) * 1000.0 / fs, np.nan)
 
 
-def beat_features(signal: np.ndarray, fs: float, d: Delineation) -> np.ndarray:
-    """(n_beats, len(BEAT_FEATURES)) features of a checked (12, T) signal and its delineation."""
+def beat_features(signal, fs: float, d: Delineation) -> np.ndarray:
+    """(n_beats, len(BEAT_FEATURES)) features of a (12, T) signal (mV, ``LEADS`` order) and its delineation."""
+    fs = check_fs(fs)
+    return _beat_features(check_ecg(signal, fs=fs, min_duration_s=MIN_DURATION_S), fs, d)
+
+
+def _beat_features(signal: np.ndarray, fs: float, d: Delineation, clean: np.ndarray | None = None) -> np.ndarray:
+    """``beat_features`` of a checked signal; clean: its 0.5-40 Hz band when the caller has it."""
     n_beats, n = len(d), signal.shape[1]
     out = np.full((n_beats, len(BEAT_FEATURES)), np.nan)
     column = {name: j for j, name in enumerate(BEAT_FEATURES)}
@@ -160,7 +166,7 @@ def beat_features(signal: np.ndarray, fs: float, d: Delineation) -> np.ndarray:
     out[:, column["qtc_ms"]] = qt / np.sqrt(rr_s)
     out[:, column["p_present"]] = (d.p_peak >= 0).astype(np.float64)
 
-    clean = bandpass(signal, fs, 0.5, 40.0)
+    clean = bandpass(signal, fs, 0.5, 40.0) if clean is None else clean
     heart = ecg_to_vcg(clean, "kors")  # (3, T)
     limb = np.stack([clean[LEADS.index("I")], clean[LEADS.index("aVF")] * 2.0 / np.sqrt(3.0)])  # frontal (2, T)
     iso_len = max(1, int(round(ISOELECTRIC_S * fs)))
@@ -194,8 +200,11 @@ def extract(signal, fs: float, r_peaks=None, leads=LEADS) -> ECGFeatures:
     fs = check_fs(fs)
     check_lead_order(leads)
     x = check_ecg(signal, fs=fs, min_duration_s=MIN_DURATION_S)
-    peaks = detect_r_peaks(x, fs) if r_peaks is None else r_peaks
-    d = delineate(x, fs, peaks)
-    beats = beat_features(x, fs, d)
+    # Validated once, here; the 0.5-40 Hz band computed once and shared by the R-peak refinement, the
+    # delineation (at 500 Hz; slower records are delineated after upsampling) and the amplitudes and axis.
+    clean = bandpass(x, fs, 0.5, 40.0)
+    peaks = None if r_peaks is None else _check_peaks(r_peaks, x.shape[1])
+    d = _delineate(x, fs, peaks, clean)
+    beats = _beat_features(x, fs, d, clean)
     return ECGFeatures(r_peaks=d.r_peak, delineation=d, beats=beats, record=record_features(beats, d.r_peak, fs),
                        fs=fs)

@@ -256,3 +256,46 @@ def test_qrs_axis_against_ludb_axis_classes(ludb_root):
     # medians): the classes' median axes come in that order (right deviation has too few records to say)
     medians = [np.median([a for a, r in zip(axes, ranks) if r == c]) for c in range(4)]
     assert np.all(np.diff(medians) > 0), medians
+
+
+@pytest.mark.parametrize("fs", [500.0, 100.0])
+def test_extract_equals_the_public_steps(fs):
+    """``extract`` (validated once, shared filters) gives exactly what the three public steps give on their own,
+    each validating and filtering for itself: R peaks, every bound and every feature, bit for bit, also with a
+    flat lead (whose rows the shared filters must leave out exactly as the steps do)."""
+    from beatssl_lite.beats import detect_r_peaks
+    from beatssl_lite.delineation import delineate
+
+    for seed, flat in ((1, None), (2, "V3")):
+        signal = make_synthetic_record(seed, label="CD", fs=fs).signal.astype(np.float64)
+        if flat is not None:
+            signal[LEADS.index(flat)] = 0.0
+        out = F.extract(signal, fs)
+        peaks = detect_r_peaks(signal, fs)
+        d = delineate(signal, fs, peaks)
+        np.testing.assert_array_equal(out.r_peaks, peaks)
+        np.testing.assert_array_equal(out.delineation.as_array(), d.as_array())
+        np.testing.assert_array_equal(out.beats, F.beat_features(signal, fs, d))
+        np.testing.assert_array_equal(out.record, F.record_features(out.beats, peaks, fs))
+
+
+@pytest.mark.parametrize("fs, filters", [(500.0, 3), (100.0, 4)])
+def test_extract_validates_once_and_filters_each_band_once(monkeypatch, fs, filters):
+    """One validation per record (was 3) and one zero-phase filter per band and rate: 5-15 Hz (detection), 0.5-40 Hz
+    (refinement, delineation, amplitudes and axis), 0.5-15 Hz (T and P waves); at 100 Hz the delineation's two
+    bands are computed at its 500 Hz working rate. Before: 5 filters at either rate."""
+    from beatssl_lite import beats, delineation, validation
+
+    calls = {"check_ecg": 0, "sosfiltfilt": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    for module in (F, beats, delineation):
+        monkeypatch.setattr(module, "check_ecg", counted("check_ecg", validation.check_ecg))
+    monkeypatch.setattr(beats, "sosfiltfilt", counted("sosfiltfilt", beats.sosfiltfilt))
+    F.extract(make_synthetic_record(5, label="NORM", fs=fs).signal, fs)
+    assert calls == {"check_ecg": 1, "sosfiltfilt": filters}
