@@ -149,9 +149,10 @@ def _thresholds_array(thresholds, class_names: tuple) -> np.ndarray:
         if missing:
             raise ValueError(f"thresholds: no threshold for {', '.join(missing)}")
         values = np.array([thresholds[name] for name in class_names], dtype=np.float64)
+    elif np.ndim(thresholds) == 0:
+        values = np.full(len(class_names), thresholds, dtype=np.float64)
     else:
-        values = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (len(class_names),)).copy() \
-            if np.ndim(thresholds) == 0 else np.asarray(thresholds, dtype=np.float64)
+        values = np.asarray(thresholds, dtype=np.float64)
     if values.shape != (len(class_names),) or not np.isfinite(values).all():
         raise ValueError(f"thresholds: expected one number or {len(class_names)} finite numbers, got {thresholds!r}")
     return values
@@ -166,7 +167,8 @@ def binary_f1(y_true, y_pred) -> float:
     return 2 * tp / (2 * tp + wrong) if 2 * tp + wrong else float("nan")
 
 
-def multilabel_f1(y_true, y_score, thresholds=DEFAULT_THRESHOLD, class_names=None, warn: bool = True) -> MultilabelScore:
+def multilabel_f1(y_true, y_score, thresholds=DEFAULT_THRESHOLD, class_names=None,
+                  warn: bool = True) -> MultilabelScore:
     """Per-class F1 of ``y_score >= threshold`` and their macro mean (module docstring).
 
     thresholds: one number for every class, a sequence of k numbers, or {class name: threshold}
