@@ -9,7 +9,8 @@ the device, losses, backward, AdamW update: ``pretrain.train_step``, what ``pret
 (a) Beat-SSL (row 9: soft_1 rhythm targets at power 50 + hard beat loss with RoI pooling) against SimCLR with 3KG
     (row 1: hard NT-Xent only), same encoder (size --size), same batch, same run. Target <= 1.3x.
 (b) the row-9 step fed by the real pipeline (DataLoader over the records: memmap read, feature rows, collate, with
-    the configuration's num_workers) against the same step on a batch already in memory. Target <= 1.1x.
+    the configuration's num_workers) against the same step on a batch already in memory. Target <= 1.1x. Also the
+    loader alone (best of 10 batches per round): the part of (b) that is not noise.
 (c) throughput (ECGs/s) and peak resident memory of the process at size --size; FLOPs of the encoder per ECG
     (forward, ``torch.utils.flop_counter``), FLOPs of a whole step, and the fraction of the machine's measured
     float32 matmul throughput (best of 1024 x 1024 products) the step reaches.
@@ -17,7 +18,7 @@ the device, losses, backward, AdamW update: ``pretrain.train_step``, what ``pret
     steps x the pipeline-fed step time (features already cached). Target <= 15 min on 2 cores for size cpu.
 --quick: at most 96 records, batch 16, two rounds of one step (under a minute).
 
-    python benchmarks/bench_pretrain.py [--data DIR] [--size cpu] [--batch N] [--calls 3] [--repeats 3] [--quick]
+    python benchmarks/bench_pretrain.py [--data DIR] [--size cpu] [--batch N] [--calls 2] [--repeats 5] [--quick]
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ def count_flops(function) -> int:
 
 
 def main() -> None:
-    parser = common.parser(__doc__, data="ptbxl", repeats=3)
+    parser = common.parser(__doc__, data="ptbxl", repeats=5)
     parser.add_argument("--size", default="cpu", choices=("tiny", "cpu", "paper"), help="encoder size (default cpu)")
     parser.add_argument("--batch", type=int, help="ECGs per step (default: the size's preset; 16 with --quick)")
-    parser.add_argument("--calls", type=int, default=3, help="timed steps per round (default 3)")
+    parser.add_argument("--calls", type=int, default=2, help="timed steps per round (default 2)")
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.calls = 2, 1
@@ -119,6 +120,11 @@ def main() -> None:
     print(f"    in memory:            {times['beat-ssl'] * 1000:8.0f} ms/step")
     print(f"    DataLoader-fed:       {times['pipeline'] * 1000:8.0f} ms/step")
     print(f"pipeline-fed vs in-memory step: {times['pipeline'] / times['beat-ssl']:.2f}x  (target <= 1.1x)")
+    loader = itertools.chain.from_iterable(make_loader(records, beat_ssl, epoch, runtime)
+                                           for epoch in itertools.count())
+    fetch = common.best_times({"loader": lambda _: next(loader)}, args.repeats, calls=10)["loader"]
+    print(f"    the loader alone (read, feature rows, collate): {fetch * 1000:.1f} ms/batch, "
+          f"{fetch / times['beat-ssl']:.1%} of an in-memory step (the ratio above moves more with the load)")
 
     encoder_flops = count_flops(lambda: model.encoder(batch.signals)) / b
     from beatssl_lite.pretrain import compute_losses
