@@ -2,6 +2,7 @@
 shapes and upsampling at 100 and 500 Hz input, determinism, the synthetic-data refusal and bad weights.
 Tiny encoders and a few records only (CPU)."""
 
+import json
 import logging
 
 import numpy as np
@@ -54,6 +55,8 @@ def test_probe_learns_a_separable_case_and_states_its_protocol(separable, caplog
     assert protocol["train_record_ids"][0] in caplog.text
     assert result["predictions"]["scores"].shape == (10, 5)
     assert set(result["metrics"]["thresholds"]) == set(SUPERCLASSES)
+    # everything but the predictions goes to JSON as it is
+    json.dumps({key: value for key, value in result.items() if key != "predictions"})
 
 
 def test_random_init_baseline_and_finetuning_share_the_code_path_and_are_deterministic(separable):
@@ -132,6 +135,7 @@ def test_segmentation_runs_is_deterministic_and_states_its_protocol(tiny_ludb):
     assert protocol["sample_scores"]["window"] == [500, 4500] and protocol["boundary_scores"]["tolerance_ms"] == 150
     assert protocol["encoder_input_fs_hz"] == 100.0 and protocol["dataset_fs_hz"] == 500.0
     assert protocol["test_record_ids"] == [tiny_ludb.record_ids[4], tiny_ludb.record_ids[5]]
+    json.dumps({key: value for key, value in result.items() if key != "predictions"})
 
 
 def test_segmentation_refusals(tiny_ludb):
