@@ -29,9 +29,10 @@ Implementation [ours: same result as the step-by-step recipe up to float roundin
   reads and writes the whole output twice and computes the half that is then thrown away; the CPU is
   memory-bound here, so one pass is faster (``benchmarks/bench_augment.py`` prints by how much).
 - On other devices (GPU), and on a CPU without numba (``FUSED_CPU_KERNEL`` False): a batched product of the 12 x 8
-  maps with the input's independent leads (two runs of rows, I-II and V1-V6, read as views), then a masked fill. The first call logs (INFO) which path runs. Every wrapping mask is a window of one
-  periodic template [1]*L + [0]*(T-L), read at offset (T - start) mod T: the template's T windows are one strided
-  view, and a gather copies the chosen ones (the same mask as comparing (t - start) mod T < L, tested).
+  maps with the input's independent leads (two runs of rows, I-II and V1-V6, read as views), then a masked fill.
+  The first call logs (INFO) which path runs. Every wrapping mask is a window of one periodic template
+  [1]*L + [0]*(T-L), read at offset (T - start) mod T: the template's T windows are one strided view, and a gather
+  copies the chosen ones (the same mask as comparing (t - start) mod T < L, tested).
 - ``out=`` writes into a preallocated tensor, as a training loop can: a fresh 61 MB output (256 x 12 x 5000
   float32) must first be mapped and zeroed by the kernel page by page. CPU outputs are allocated through numpy,
   which asks Linux for 2 MB pages; with torch's 4 kB pages the page faults cost several times the augmentation.
