@@ -330,7 +330,8 @@ def _project_segment(x8, coefficients, row, start, stop, check_finite):
             finite &= (value - value) == 0
     else:
         for t in range(r.shape[0]):
-            r[t] = (a0 * y0[t] + a1 * y1[t] + a2 * y2[t] + a3 * y3[t]) + (a4 * y4[t] + a5 * y5[t] + a6 * y6[t] + a7 * y7[t])
+            r[t] = ((a0 * y0[t] + a1 * y1[t] + a2 * y2[t] + a3 * y3[t])
+                    + (a4 * y4[t] + a5 * y5[t] + a6 * y6[t] + a7 * y7[t]))
     return finite
 
 
