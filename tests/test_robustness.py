@@ -222,8 +222,8 @@ def test_p_waves_in_sinus_fixtures_not_in_fibrillation(fs):
 def test_ptbxl_atrial_fibrillation_gets_no_p_waves(ptbxl_root):
     """PTB-XL's cardiologist-labelled records at 100 Hz: in atrial fibrillation (scp code AFIB) a P wave is placed
     before at most half the beats of all but a few records, while sinus-rhythm records (SR) keep theirs.
-    Measured: AFIB 2 of 99 records with P before most beats (12 before the P search rejected slopes at its end),
-    mean share 0.17 (0.25 before); SR 0.90."""
+    Measured: AFIB 6 of 99 records with P before most beats, mean share of beats 0.05 (before the P search
+    rejected slopes at its end and wanted P waves before most beats: 12 of 99, 0.25); SR mean share 0.90."""
     import ast
 
     import pandas as pd
@@ -240,6 +240,6 @@ def test_ptbxl_atrial_fibrillation_gets_no_p_waves(ptbxl_root):
         found = [delineate(np.asarray(dataset.signals[j], dtype=np.float64), dataset.fs) for j in chosen]
         shares[rhythm] = np.array([(d.p_peak >= 0).mean() for d in found if len(d)])
     assert len(shares["AFIB"]) >= 50 and len(shares["SR"]) >= 50
-    assert np.mean(shares["AFIB"] > 0.5) <= 0.05, np.sort(shares["AFIB"])[-10:]
-    assert shares["AFIB"].mean() <= 0.2
+    assert np.mean(shares["AFIB"] > 0.5) <= 0.08, np.sort(shares["AFIB"])[-10:]
+    assert shares["AFIB"].mean() <= 0.1
     assert shares["SR"].mean() >= 0.85
