@@ -138,6 +138,13 @@ def test_segmentation_runs_is_deterministic_and_states_its_protocol(tiny_ludb):
     json.dumps({key: value for key, value in result.items() if key != "predictions"})
 
 
+def test_segmentation_with_an_encoder_at_the_masks_rate(tiny_ludb):
+    result = evaluate_segmentation(random_encoder("tiny", 500.0), tiny_ludb, train_idx=[0, 1], test_idx=[2],
+                                   epochs=1, allow_synthetic=True)
+    assert result["predictions"]["masks"].shape == (1, 12, 5000)
+    assert result["protocol"]["encoder_input_fs_hz"] == 500.0
+
+
 def test_segmentation_refusals(tiny_ludb):
     encoder = random_encoder("tiny", 100.0)
     with pytest.raises(ValueError, match="allow_synthetic=True"):
