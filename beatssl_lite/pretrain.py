@@ -28,7 +28,8 @@ bit-identical to an uninterrupted one (tested).
 
 Files of a run folder: ``checkpoint.pt`` (last) and ``checkpoint.prev.pt`` (the one before; both written
 atomically, loadable with ``torch.load(weights_only=True)``), ``encoder.pt`` (the encoder alone, for downstream
-use), ``loss_curve.csv`` (one row per step, appended as the run goes), ``split.json``.
+use), ``loss_curve.csv`` (one row per step, appended as the run goes), ``split.json`` (the records used and
+what was left out), ``config.json`` (the configuration, for people; the checkpoints carry their own copy).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"
 ENCODER = "encoder.pt"
 CURVE = "loss_curve.csv"
 SPLIT = "split.json"
+CONFIG = "config.json"
 CURVE_COLUMNS = ("step", "epoch", "loss", "rhythm_loss", "beat_loss", "lr", "seconds")
 #: PTB-XL's test fold (Strodthoff et al. 2021) [ref]; the synthetic ECG assigns folds the same way.
 TEST_FOLD = 10
@@ -197,8 +199,13 @@ class Batch:
     r_peaks: torch.Tensor
 
     def to(self, device: torch.device) -> "Batch":
-        blocking = device.type == "cpu"
-        return Batch(**{name: value.to(device, non_blocking=not blocking) for name, value in vars(self).items()})
+        """The batch on ``device`` (float64 features become float32 on MPS, which has no float64)."""
+        def move(value: torch.Tensor) -> torch.Tensor:
+            if device.type == "mps" and value.dtype == torch.float64:
+                value = value.float()
+            return value.to(device, non_blocking=device.type == "cuda")
+
+        return Batch(**{name: move(value) for name, value in vars(self).items()})
 
     def pin_memory(self) -> "Batch":
         return Batch(**{name: value.pin_memory() for name, value in vars(self).items()})
@@ -433,9 +440,11 @@ def load_checkpoint(path, config: PretrainConfig | None = None) -> dict:
 
 
 def save_encoder(path: Path, encoder: torch.nn.Module, config: PretrainConfig, step: int) -> Path:
-    """The encoder alone (what downstream tasks keep), with the configuration that trained it."""
+    """The encoder alone (what downstream tasks keep), with the configuration that trained it and the sampling rate
+    it was built for (its kernels depend on it)."""
     return atomic_write_bytes(path, _torch_bytes({"format": ENCODER_FORMAT, "config": config.to_dict(),
-                                                  "step": step, "encoder": encoder.state_dict()}))
+                                                  "fs": float(encoder.fs), "step": step,
+                                                  "encoder": encoder.state_dict()}))
 
 
 def load_encoder_state(path) -> tuple[dict, PretrainConfig]:
@@ -578,6 +587,7 @@ def pretrain(config: PretrainConfig, dataset, out_dir, cache_dir=None, device: s
         log.info(split)
         atomic_write_bytes(out_dir / SPLIT, json.dumps(
             {"description": split, "pretraining_record_ids": records.record_ids}, indent=1).encode())
+        atomic_write_bytes(out_dir / CONFIG, json.dumps(config.to_dict(), indent=1).encode())
 
     per_epoch = steps_per_epoch(len(records), config.train.batch_size, runtime.world_size)
     total_steps = per_epoch * config.train.epochs

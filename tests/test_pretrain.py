@@ -111,13 +111,14 @@ def test_resume_after_interruption_is_bit_identical(synthetic, cache_dir, tmp_pa
 
 def test_run_folder_and_weights_only_loading(uninterrupted):
     out = uninterrupted.out_dir
-    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT, ENCODER, CURVE, SPLIT):
+    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT, ENCODER, CURVE, SPLIT, "config.json"):
         assert (out / name).is_file(), name
     state = torch.load(out / CHECKPOINT, weights_only=True)
     assert state["step"] == 10 and state["config"] == tiny().to_dict()
     assert set(state) >= {"model", "optimiser", "scheduler", "scaler", "rng"}
     assert set(state["rng"][0]) == {"python", "numpy", "torch", "cuda", "augment"}
     assert torch.load(out / PREVIOUS_CHECKPOINT, weights_only=True)["step"] == 9  # checkpoint_every=3
+    assert torch.load(out / ENCODER, weights_only=True)["fs"] == 100.0
     encoder_state, config = load_encoder_state(out / ENCODER)
     encoder = Encoder(size_preset(config.size), fs=100)
     encoder.load_state_dict(encoder_state)
