@@ -35,6 +35,7 @@ what was left out), ``config.json`` (the configuration, for people; the checkpoi
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -576,6 +577,7 @@ def pretrain(config: PretrainConfig, dataset, out_dir, cache_dir=None, device: s
     """
     runtime = setup_runtime(device, config.train.precision)
     out_dir = Path(out_dir)
+    saved = _saved_state(out_dir, config)  # before any work or write: a wrong or broken checkpoint stops here
     if runtime.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
     if runtime.distributed and not runtime.is_main:
@@ -583,6 +585,10 @@ def pretrain(config: PretrainConfig, dataset, out_dir, cache_dir=None, device: s
     records, split = load_records(dataset, config, cache_dir, progress and runtime.is_main, runtime.world_size)
     if runtime.distributed and runtime.is_main:
         dist.barrier()
+    data = _data_identity(records)
+    if saved is not None and saved.get("data") != data:
+        raise DataError(f"{out_dir / CHECKPOINT} was trained on {saved.get('data')}, this run's records are {data}: "
+                        f"use another --out folder, or the same data")
     if runtime.is_main:
         log.info(split)
         atomic_write_bytes(out_dir / SPLIT, json.dumps(
@@ -604,7 +610,7 @@ def pretrain(config: PretrainConfig, dataset, out_dir, cache_dir=None, device: s
     seed_everything(config.train.seed + runtime.rank)  # every process its own stream
     augment_generator.manual_seed(config.train.seed + runtime.rank + 1_000_003)
 
-    step = _resume(out_dir, config, model, optimiser, scheduler, scaler, augment_generator, runtime)
+    step = _resume(saved, model, optimiser, scheduler, scaler, augment_generator, runtime)
     if runtime.is_main and (out_dir / CURVE).exists():
         _truncate_curve(out_dir / CURVE, step)
     elif runtime.is_main:
@@ -615,9 +621,9 @@ def pretrain(config: PretrainConfig, dataset, out_dir, cache_dir=None, device: s
                if runtime.distributed else model)
     views = ViewBuffers()
     started = time.perf_counter()
-    log.info("pretraining %s on %s (%d process(es), %s): steps %d-%d of %d, %d per epoch, batch %d",
+    log.info("pretraining %s on %s (%d process(es), %s): from step %d to %d, %d per epoch, batch %d",
              config.label, runtime.device, runtime.world_size, runtime.autocast_dtype or "fp32", step, total_steps,
-             total_steps, per_epoch, config.train.batch_size)
+             per_epoch, config.train.batch_size)
     bar = tqdm(total=total_steps, initial=step, disable=not (progress and runtime.is_main), desc=config.label,
                unit="step", dynamic_ncols=True)
     model.train()
@@ -637,7 +643,8 @@ def pretrain(config: PretrainConfig, dataset, out_dir, cache_dir=None, device: s
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss']:.4f}")
             if step % config.train.checkpoint_every == 0 or step % per_epoch == 0 or step == total_steps:
-                _checkpoint(out_dir, config, model, optimiser, scheduler, scaler, augment_generator, runtime, step)
+                _checkpoint(out_dir, config, data, model, optimiser, scheduler, scaler, augment_generator, runtime,
+                            step)
             if on_step is not None and runtime.is_main:
                 on_step(step, metrics)
             if step >= total_steps:
@@ -659,7 +666,14 @@ def _metrics(losses, runtime: Runtime, step: int, epoch: int, scheduler, started
             "lr": scheduler.get_last_lr()[0], "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _checkpoint(out_dir, config, model, optimiser, scheduler, scaler, augment_generator, runtime, step) -> None:
+def _data_identity(records: PretrainRecords) -> dict:
+    """What identifies the records a run trains on: count, sampling rate and a hash of their ids, in order."""
+    digest = hashlib.sha256("\0".join(records.record_ids).encode()).hexdigest()[:16]
+    return {"n_records": len(records), "fs": records.fs, "record_ids_sha256": digest}
+
+
+def _checkpoint(out_dir, config, data, model, optimiser, scheduler, scaler, augment_generator, runtime,
+                step) -> None:
     states = rng_state(augment_generator)
     if runtime.distributed:  # every process's RNG state, so that each resumes its own stream
         gathered = [None] * runtime.world_size
@@ -669,7 +683,7 @@ def _checkpoint(out_dir, config, model, optimiser, scheduler, scaler, augment_ge
         states = [states]
     if runtime.is_main:
         save_checkpoint(out_dir, {
-            "config": config.to_dict(), "step": step, "world_size": runtime.world_size,
+            "config": config.to_dict(), "data": data, "step": step, "world_size": runtime.world_size,
             "model": model.state_dict(), "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
             "scaler": scaler.state_dict(), "rng": states,
         })
@@ -678,23 +692,32 @@ def _checkpoint(out_dir, config, model, optimiser, scheduler, scaler, augment_ge
         dist.barrier()
 
 
-def _resume(out_dir: Path, config, model, optimiser, scheduler, scaler, augment_generator, runtime) -> int:
-    """Restore the run folder's checkpoint if there is one; the step to continue from (0 for a new run)."""
+def _saved_state(out_dir: Path, config: PretrainConfig) -> dict | None:
+    """The run folder's checkpoint, checked to be ``config``'s, or None for a new run."""
     path = out_dir / CHECKPOINT
     if not path.exists() and (out_dir / PREVIOUS_CHECKPOINT).exists():
         # A crash between the two renames of save_checkpoint leaves only the previous checkpoint.
         log.warning("%s missing: resuming from %s", path, PREVIOUS_CHECKPOINT)
         path = out_dir / PREVIOUS_CHECKPOINT
     if not path.exists():
-        return 0
+        return None
     state = load_checkpoint(path, config)
+    state["path"] = str(path)
+    return state
+
+
+def _resume(state: dict | None, model, optimiser, scheduler, scaler, augment_generator, runtime) -> int:
+    """Restore a checkpoint's state (``_saved_state``); the step to continue from (0 for a new run)."""
+    if state is None:
+        return 0
     if state["world_size"] != runtime.world_size:
-        raise ConfigError(f"checkpoint {path} was written by {state['world_size']} process(es), this run has "
-                          f"{runtime.world_size}: resume with the same number")
+        raise ConfigError(f"checkpoint {state['path']} was written by {state['world_size']} process(es), this run "
+                          f"has {runtime.world_size}: resume with the same number")
     model.load_state_dict(state["model"])
     optimiser.load_state_dict(state["optimiser"])
     scheduler.load_state_dict(state["scheduler"])
     scaler.load_state_dict(state["scaler"])
     set_rng_state(state["rng"][runtime.rank], augment_generator)
-    log.info("resumed %s from %s at step %d", config.label, path, state["step"])
+    log.info("resumed %s from %s at step %d", PretrainConfig.from_dict(state["config"]).label, state["path"],
+             state["step"])
     return int(state["step"])

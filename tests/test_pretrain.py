@@ -142,8 +142,16 @@ def test_tiny_run_lowers_the_loss(synthetic, cache_dir, tmp_path):
 
 
 def test_checkpoint_of_another_configuration_names_both(synthetic, cache_dir, uninterrupted):
+    written = (uninterrupted.out_dir / "config.json").read_text()
     with pytest.raises(ConfigError, match=r"row9/tiny, this run is row1/tiny"):
         pretrain(tiny("row1"), synthetic, uninterrupted.out_dir, cache_dir=cache_dir, progress=False)
+    assert (uninterrupted.out_dir / "config.json").read_text() == written  # the run folder is left as it was
+
+
+def test_checkpoint_of_other_data_is_refused(synthetic, cache_dir, uninterrupted):
+    other = synthetic.subset(np.arange(len(synthetic) - 8))
+    with pytest.raises(DataError, match=r"was trained on .*'n_records': 44.*this run's records are .*'n_records'"):
+        pretrain(tiny(), other, uninterrupted.out_dir, cache_dir=cache_dir, progress=False)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
