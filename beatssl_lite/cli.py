@@ -1,6 +1,7 @@
 """The command line: ``beatssl-lite pretrain ...`` (also ``python -m beatssl_lite pretrain ...``).
 
     beatssl-lite pretrain --config row9 --size cpu --data ptbxl --out runs/row9
+    beatssl-lite reproduce --size cpu --data ../shared/data --seeds 3 --out results/   (beatssl_lite.reproduce)
     torchrun --nproc_per_node 4 -m beatssl_lite pretrain --config row9 --size paper --data ptbxl --out runs/row9
 
 --data names what to train on: 'ptbxl' or 'ludb' (from --root, else BEATSSL_DATA, else the user cache; absent
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from .config import PRESETS, SIZES, ConfigError, describe_presets, preset
 from .pretrain import CURVE, CheckpointError, DataError, pretrain, read_curve
+from .reproduce import ReproductionError, add_arguments as add_reproduce_arguments, run_from_args as run_reproduce
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps")
     run.add_argument("--cache-dir", type=Path, help="where precomputed features go (default: the user cache)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_reproduce_arguments(commands.add_parser(
+        "reproduce", help="pretrain every row of Table 1 and the baselines, evaluate both tasks, write results/",
+        description="The reproduction runner (beatssl_lite.reproduce): resumes unit by unit in --out."))
     return parser
 
 
@@ -115,7 +120,9 @@ def main(argv=None) -> int:
     try:
         if args.command == "pretrain":
             return run_pretrain(args)
-    except (ConfigError, DataError, CheckpointError, FileNotFoundError) as error:
+        if args.command == "reproduce":
+            return run_reproduce(args)
+    except (ConfigError, DataError, CheckpointError, FileNotFoundError, ReproductionError) as error:
         parser.exit(2, f"beatssl-lite {args.command}: error: {error}\n")
     return 2
 
