@@ -68,6 +68,15 @@ def test_no_detectable_beats_gives_empty():
         assert found.shape == (0,) and found.dtype == np.int64
 
 
+def test_qrs_contrast_against_min_contrast():
+    """The no-beat rule's statistic: well above ``MIN_CONTRAST`` for a pulse train, below it for white noise, 0 for
+    a flat record (measured over records by benchmarks/bench_rpeaks.py)."""
+    rng = np.random.default_rng(0)
+    assert beats.qrs_contrast(pulse_train(irregular_peaks(5000), 5000), FS) > 3 * beats.MIN_CONTRAST
+    assert beats.qrs_contrast(rng.normal(0, 0.05, (12, 5000)), FS) < beats.MIN_CONTRAST
+    assert beats.qrs_contrast(np.zeros((12, 5000)), FS) == 0.0
+
+
 def test_one_beat():
     found = beats.detect_r_peaks(pulse_train([2400], 5000), FS)
     np.testing.assert_array_equal(found, [2400])

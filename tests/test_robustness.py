@@ -208,6 +208,38 @@ def test_p_search_rejects_a_slope_at_the_window_end():
             assert not placed.any(), result.p_peak
 
 
+def place_p_waves(p_heights, p_before_qrs_s=0.15, fs=500.0):
+    """Run the P placement on 12 constructed beats: QRS onsets 400 samples apart, a Gaussian P (20 ms SD) of
+    ``p_heights[k]`` mV peaking ``p_before_qrs_s`` before each QRS onset, in every lead with its own gain."""
+    from beatssl_lite import delineation
+
+    n_beats, rr = len(p_heights), 400
+    t = np.arange((n_beats + 1) * rr)
+    rng = np.random.default_rng(1)
+    qrs_on = np.arange(1, n_beats + 1) * rr - 20
+    p_peaks = qrs_on - int(round(p_before_qrs_s * fs))
+    atria = sum(h * np.exp(-0.5 * ((t - p) / (0.02 * fs)) ** 2) for h, p in zip(p_heights, p_peaks))
+    slow = rng.uniform(0.5, 1.0, (12, 1)) * atria + rng.normal(0.0, 0.003, (12, len(t)))
+    result = delineation.Delineation.empty(n_beats)
+    result.qrs_on[:], result.qrs_off[:], result.t_off[:] = qrs_on, qrs_on + 50, qrs_on + 200
+    delineation._place_p_waves(result, slow, [np.zeros(12)] * n_beats, fs)
+    return result.p_peak >= 0
+
+
+def test_p_rules_pinned():
+    """Each P rule on constructed beats: a QRS-locked hump peaking 30 ms before the QRS onset is not a P (LUDB's
+    annotated P peaks lie >= 54 ms before theirs; ``P_PEAK_BEFORE_QRS_S`` = 40 ms), one at 60 ms is; a beat whose hump
+    is a seventh of the average's has no P of its own (``P_MIN_HEIGHT``); P waves before a third of the beats are
+    chance, before two thirds they are the record's (``P_MIN_SHARE``)."""
+    assert not place_p_waves([0.15] * 12, p_before_qrs_s=0.03).any()
+    assert place_p_waves([0.15] * 12, p_before_qrs_s=0.06).all()
+    small = np.arange(12) % 3 == 0
+    np.testing.assert_array_equal(place_p_waves(np.where(small, 0.015, 0.15)), ~small)
+    third = np.arange(12) % 3 == 0
+    assert not place_p_waves(np.where(third, 0.15, 0.0)).any()
+    np.testing.assert_array_equal(place_p_waves(np.where(~third, 0.15, 0.0)), ~third)
+
+
 @pytest.mark.parametrize("fs", RATES)
 def test_p_waves_in_sinus_fixtures_not_in_fibrillation(fs):
     """Share of beats given a P wave: >= 0.9 in sinus rhythm, <= 0.2 in atrial fibrillation (6 records each)."""
