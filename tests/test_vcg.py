@@ -1,6 +1,8 @@
 """VCG transforms checked against the lead identities, the published matrices, closed-form round-trip bounds and
 naive per-sample products."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -96,6 +98,20 @@ def test_matrices_are_the_published_tables_coefficient_for_coefficient(table, na
     served = {"KORS": vcg.MATRICES["kors"], "INVERSE_DOWER": vcg.MATRICES["inverse_dower"],
               "DOWER": vcg.BACK_PROJECTIONS["dower"]}[name]
     np.testing.assert_array_equal(served, published)
+
+
+SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "beat-ssl.md"
+
+
+@pytest.mark.skipif(not SPEC.is_file(), reason="the project spec (../shared/spec/beat-ssl.md) is not here")
+def test_the_tables_written_out_above_are_the_specs():
+    # Guards the hand copy itself: section 4's three code blocks, in order, are the three tables of this file.
+    section = SPEC.read_text().split("## 4.")[1].split("\n## ")[0]
+    blocks = section.split("```")[1::2]
+    assert len(blocks) == 3, f"expected three tables in section 4 of {SPEC}, found {len(blocks)} code blocks"
+    for block, table in zip(blocks, (KORS_TABLE, INVERSE_DOWER_TABLE, DOWER_TABLE)):
+        assert _table(block)[0] == _table(table)[0]
+        np.testing.assert_array_equal(_table(block)[1], _table(table)[1])
 
 
 def test_published_matrices_are_near_inverses_of_each_other():
