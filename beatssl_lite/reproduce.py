@@ -508,7 +508,7 @@ def _paired_units(units: list, task: str, metric: str) -> dict:
                 value = fold["metrics"][key]
                 if value is not None and math.isfinite(value):
                     scores.setdefault(unit["config"], {})[f"{unit['seed']}-{fold['fold']}"] = value
-        elif unit["values"][metric] is not None:
+        elif unit["values"].get(metric) is not None:
             scores.setdefault(unit["config"], {})[unit["seed"]] = unit["values"][metric]
     return scores
 
