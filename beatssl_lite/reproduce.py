@@ -96,6 +96,10 @@ PTBXL_FS = 100
 RUN_FILE, SUMMARY_FILE, STATISTICS_FILE, TABLE_FILE = "run.json", "summary.json", "statistics.json", "table1.md"
 UNITS_DIR, PRETRAIN_DIR, FIGURES_DIR = "units", "pretrain", "figures"
 _BOOTSTRAP_CACHE = "bootstrap_cache.json"
+#: What of a results folder is not for committing: checkpoints (for resuming), the bootstrap cache, and every
+#: encoder but row 9's (the one the package ships).
+GITIGNORE = f"checkpoint.pt\ncheckpoint.prev.pt\n{_BOOTSTRAP_CACHE}\n{PRETRAIN_DIR}/*/*/encoder.pt\n" \
+            f"!{PRETRAIN_DIR}/row9/*/encoder.pt\n"
 
 
 class ReproductionError(ValueError):
@@ -293,8 +297,7 @@ def check_results_folder(out: Path, run: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, _json_bytes({**identity, "created": _now(), "git": run["git"],
                                           "machine": run["machine"]}))
-    # Checkpoints are for resuming, not for committing; the encoders (encoder.pt) stay.
-    atomic_write_bytes(out / ".gitignore", b"checkpoint.pt\ncheckpoint.prev.pt\n" + _BOOTSTRAP_CACHE.encode() + b"\n")
+    atomic_write_bytes(out / ".gitignore", GITIGNORE.encode())
 
 
 def unit_path(out, config: str, seed: int, task: str) -> Path:
@@ -791,7 +794,7 @@ def plot_results(out, entries: list) -> list:
                 ax.annotate(row[3:], (PAPER_TABLE1[row][column], mean), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
         ax.set_xlabel(f"paper {task} {metric}")
-        ax.set_ylabel(f"ours (mean over seeds)")
+        ax.set_ylabel("ours (mean over seeds)")
         ax.set_title(f"{task} {metric}", fontsize=9)
         ax.grid(alpha=0.3)
     fig.tight_layout()
