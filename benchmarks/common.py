@@ -106,19 +106,24 @@ def print_header(title: str, args: argparse.Namespace, protocol: str | None = No
 
 
 def best_times(runs: dict[object, Callable[[int], object]], repeats: int, calls: int = 1,
-               warmup: bool = True) -> dict[object, float]:
+               warmup: bool = True, rotate: bool = False) -> dict[object, float]:
     """{name: best seconds per call}: ``repeats`` rounds, each running every ``run`` in turn (interleaved).
 
     A run is one untimed warm-up call ``run(0)`` (after another implementation ran: wakes threads, brings code and
     buffers back), then ``calls`` timed back-to-back calls ``run(1) ... run(calls)``; its figure is the time per
     call. Each implementation keeps its best round: other processes on a shared machine only ever slow a run down,
-    and interleaving exposes every implementation to the same conditions.
+    and interleaving exposes every implementation to the same conditions. With ``rotate``, round k starts at the
+    k-th implementation, so that each takes every place in the order in turn (where the first run of a round is
+    systematically faster or slower).
     """
     if repeats < 1 or calls < 1:
         raise ValueError(f"repeats and calls: expected >= 1, got {repeats} and {calls}")
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(repeats):
-        for name, run in runs.items():
+    names = list(runs)
+    best = dict.fromkeys(names, float("inf"))
+    for round_index in range(repeats):
+        shift = round_index % len(names) if rotate and names else 0
+        for name in names[shift:] + names[:shift]:
+            run = runs[name]
             if warmup:
                 run(0)
             start = time.perf_counter()
