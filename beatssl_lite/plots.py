@@ -35,14 +35,30 @@ _FIG_WIDTH_IN = 10.0
 
 
 def use_plotly_html() -> None:
-    """Make plotly figures render as text/html, so they survive into Jupyter Book HTML and show in Colab.
+    """Make plotly figures show in the book, in Jupyter and in Colab, without fetching plotly.js from a CDN.
 
-    Sets ``plotly.io.renderers.default``: 'colab' in Colab, else 'notebook_connected' (plotly.js from its CDN,
-    which keeps notebooks small).
+    Sets ``plotly.io.renderers.default``: 'colab' in Colab; elsewhere a renderer whose output holds each figure
+    twice: as plotly's JSON mime type, which JupyterLab and VS Code draw with the plotly.js they bundle, and as an
+    HTML ``<div>`` without plotly.js, which the book draws with the one copy of plotly.js it serves from its
+    ``_static`` folder (``book/_ext/offline_assets.py``), so the built book works offline.
     """
     import plotly.io as pio
+    from plotly.io.base_renderers import MimetypeRenderer
 
-    pio.renderers.default = "colab" if "google.colab" in sys.modules else "notebook_connected"
+    if "google.colab" in sys.modules:
+        pio.renderers.default = "colab"
+        return
+
+    class JsonAndDivRenderer(MimetypeRenderer):
+        def to_mimebundle(self, fig_dict):
+            bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig_dict)
+            bundle["text/html"] = pio.to_html(
+                fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False, validate=False
+            )
+            return bundle
+
+    pio.renderers["beatssl_json_and_div"] = JsonAndDivRenderer()
+    pio.renderers.default = "beatssl_json_and_div"
 
 
 def _runs(flags: np.ndarray):

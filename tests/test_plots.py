@@ -1,5 +1,6 @@
 """plots: ECG paper geometry against the 25 mm/s, 10 mm/mV convention, wave overlays, label counts, plotly set-up."""
 
+import re
 import sys
 
 import matplotlib
@@ -158,9 +159,14 @@ def test_use_plotly_html_picks_an_html_renderer(monkeypatch):
 
     monkeypatch.setattr(pio.renderers, "default", pio.renderers.default)
     use_plotly_html()
-    assert pio.renderers.default == "notebook_connected"
-    bundle = pio.renderers._build_mime_bundle(go.Figure().to_dict(), renderers_string=pio.renderers.default)
-    assert "text/html" in bundle and "plotly-graph-div" in bundle["text/html"]
+    figure = go.Figure(go.Scatter(y=[3.0, 1.0, 2.0]))
+    bundle = pio.renderers._build_mime_bundle(figure.to_dict(), renderers_string=pio.renderers.default)
+    # The book's HTML form: the figure's <div> and its newPlot call, and no plotly.js of its own (the book serves
+    # one copy from _static), so nothing comes from a CDN.
+    assert "plotly-graph-div" in bundle["text/html"] and "Plotly.newPlot" in bundle["text/html"]
+    assert not re.search(r"<script[^>]*\bsrc=", bundle["text/html"]) and "cdn" not in bundle["text/html"]
+    # JupyterLab's form: plotly's own JSON mime type, holding the data.
+    assert list(bundle["application/vnd.plotly.v1+json"]["data"][0]["y"]) == [3.0, 1.0, 2.0]
     monkeypatch.setitem(sys.modules, "google.colab", object())
     use_plotly_html()
     assert pio.renderers.default == "colab"
