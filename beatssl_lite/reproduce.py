@@ -26,11 +26,11 @@ ids of both datasets) and the protocol (``Protocol``: epochs, label fraction, LU
 bootstrap resamples). Resuming with any of these changed is refused, naming both. Seeds, rows and tasks are a
 selection, not a configuration: adding seeds or rows later extends the same run.
 
-**Report** (rewritten after every unit): ``summary.json`` (a list: one flat entry per configuration, seed, task and
-metric: ``config``, ``seed``, ``task``, ``metric`` in auroc/f1 for PTB-XL and f1/dice for LUDB, ``value``, and the
-entry's protocol, encoder training, git commit, machine and wall time), ``statistics.json``, ``table1.md`` (our
-numbers beside the paper's Table 1, ranks, Wilcoxon/Bonferroni and what the data can resolve) and
-``figures/*.png``.
+**Report** (rewritten after each configuration and seed): ``summary.json`` (a list: one flat entry per
+configuration, seed, task and metric: ``config``, ``seed``, ``task``, ``metric`` in auroc/f1 for PTB-XL and f1/dice
+for LUDB, ``value``, and the entry's protocol, encoder training, git commit, machine and wall time),
+``statistics.json``, ``table1.md`` (our numbers beside the paper's Table 1, ranks, Wilcoxon/Bonferroni and what
+the data can resolve) and ``figures/*.png``.
 
 **Statistics** (``stats``): Wilcoxon signed-rank over seeds (per (seed, fold) with LUDB k-fold) of each
 configuration against row 9 and against row 1, Bonferroni-corrected within each (task, metric, reference) family;
