@@ -60,18 +60,6 @@ def step_runner(config, records, batch, fs):
     return run, model
 
 
-def rotated_best_times(runs: dict, repeats: int, calls: int) -> dict:
-    """``common.best_times`` one round at a time, the order rotated every round: the first run of a round is
-    measurably faster on this machine (about 8 %), so each implementation takes every place in turn."""
-    names = list(runs)
-    best = dict.fromkeys(names, float("inf"))
-    for round_ in range(repeats):
-        order = names[round_ % len(names):] + names[:round_ % len(names)]
-        for name, seconds in common.best_times({name: runs[name] for name in order}, 1, calls=calls).items():
-            best[name] = min(best[name], seconds)
-    return best
-
-
 def matmul_flops_per_s(repeats: int) -> float:
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     out = torch.empty(1024, 1024)
@@ -120,8 +108,8 @@ def main() -> None:
     beat_ssl_step, model = step_runner(beat_ssl, records, batch, dataset.fs)
     simclr_step, _ = step_runner(simclr, records, batch, dataset.fs)
     piped_step, _ = step_runner(beat_ssl, records, None, dataset.fs)
-    times = rotated_best_times({"beat-ssl": beat_ssl_step, "simclr": simclr_step, "pipeline": piped_step},
-                               args.repeats, calls=args.calls)
+    times = common.best_times({"beat-ssl": beat_ssl_step, "simclr": simclr_step, "pipeline": piped_step},
+                              args.repeats, calls=args.calls, rotate=True)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     encoder_flops = count_flops(lambda: model.encoder(batch.signals)) / b
