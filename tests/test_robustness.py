@@ -208,10 +208,11 @@ def test_p_search_rejects_a_slope_at_the_window_end():
             assert not placed.any(), result.p_peak
 
 
-def place_p_waves(p_heights, p_before_qrs_s=0.15, fs=500.0):
+def place_p_waves(p_heights, p_before_qrs_s=0.15, fs=500.0, artifact_mv=0.0):
     """Run the P placement on 12 constructed beats: QRS onsets 400 samples apart, a Gaussian P (20 ms SD) of
     ``p_heights[k]`` mV peaking ``p_before_qrs_s`` (one value, or one per beat) before each QRS onset, in every
-    lead with its own gain."""
+    lead with its own gain; ``artifact_mv``: a 40 ms wide deflection of that size in the first beat's window, 100 ms
+    before its P peak."""
     from beatssl_lite import delineation
 
     n_beats, rr = len(p_heights), 400
@@ -220,6 +221,7 @@ def place_p_waves(p_heights, p_before_qrs_s=0.15, fs=500.0):
     qrs_on = np.arange(1, n_beats + 1) * rr - 20
     p_peaks = qrs_on - np.round(np.broadcast_to(p_before_qrs_s, (n_beats,)) * fs).astype(np.int64)
     atria = sum(h * np.exp(-0.5 * ((t - p) / (0.02 * fs)) ** 2) for h, p in zip(p_heights, p_peaks))
+    atria = atria + artifact_mv * np.exp(-0.5 * ((t - (p_peaks[0] - 0.1 * fs)) / (0.01 * fs)) ** 2)
     slow = rng.uniform(0.5, 1.0, (12, 1)) * atria + rng.normal(0.0, 0.003, (12, len(t)))
     result = delineation.Delineation.empty(n_beats)
     result.qrs_on[:], result.qrs_off[:], result.t_off[:] = qrs_on, qrs_on + 50, qrs_on + 200
@@ -258,6 +260,18 @@ def test_second_look_finds_a_p_moved_by_a_longer_pr(monkeypatch):
     # Without the second look, the moved beats lose their P (the test sees the rule).
     monkeypatch.setattr(delineation, "P_RELAXED_SHIFT_S", delineation.P_MAX_SHIFT_S)
     np.testing.assert_array_equal(place_p_waves([0.15] * 12, p_before_qrs_s=before), ~moved)
+
+
+def test_a_loud_window_does_not_hide_the_p_waves(monkeypatch):
+    """One beat's P window holding a 3 mV artifact (20 times the 0.15 mV P waves) stays out of the average P
+    (``P_OUTLIER_ENERGY``): the other beats keep their P; averaged in, the artifact sets the direction and
+    the record loses every P."""
+    from beatssl_lite import delineation
+
+    found = place_p_waves([0.15] * 12, artifact_mv=3.0)
+    assert found[1:].all()
+    monkeypatch.setattr(delineation, "P_OUTLIER_ENERGY", np.inf)
+    assert not place_p_waves([0.15] * 12, artifact_mv=3.0)[1:].any()
 
 
 @pytest.mark.parametrize("fs", RATES)
