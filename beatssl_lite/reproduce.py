@@ -561,6 +561,34 @@ def _metric_function(task: str):
     return lambda counts: scores_from_counts(counts)["f1_mean"]
 
 
+def unit_intervals(out, units: list, n_bootstrap: int = 1000) -> list:
+    """Per unit, the 95 % percentile-bootstrap interval over test records of its ``PRIMARY_METRIC``: PTB-XL macro
+    AUROC from the unit itself (``downstream``), LUDB sample-wise F1 from its per-record counts (cached in
+    out/bootstrap_cache.json)."""
+    from .stats import bootstrap_ci
+
+    out = Path(out)
+    cache_path = out / _BOOTSTRAP_CACHE
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    rows, changed = [], False
+    for unit in units:
+        if unit["task"].startswith("ptbxl"):
+            interval = unit["metrics"].get("auroc_ci")
+        else:
+            key = content_key(["interval", unit["config"], unit["seed"], unit["task"], unit["finished"], n_bootstrap])
+            if key not in cache:
+                counts = _load_predictions(out, unit)["counts"]
+                cache[key] = bootstrap_ci(_metric_function("ludb"), counts, n_resamples=n_bootstrap,
+                                          seed=unit["seed"]).to_dict()
+                changed = True
+            interval = cache[key]
+        rows.append({"config": unit["config"], "seed": unit["seed"], "task": unit["task"],
+                     "metric": PRIMARY_METRIC[unit["task"]], "interval": interval})
+    if changed:
+        atomic_write_bytes(cache_path, _json_bytes(cache))
+    return rows
+
+
 def resolvability(out, units: list, n_bootstrap: int = 1000) -> list:
     """Per task (its ``PRIMARY_METRIC``), configuration, reference and seed: the bootstrap intervals of both, the
     paired difference interval, and ``stats.difference_resolvable``'s verdict. Cached in out/bootstrap_cache.json
@@ -637,7 +665,7 @@ def _ranks(values: dict) -> dict:
     return {name: ordered.index(value) + 1 for name, value in values.items()}
 
 
-def markdown_report(out, units: list, entries: list, families: list, resolvable: list) -> str:
+def markdown_report(out, units: list, entries: list, families: list, resolvable: list, intervals: list) -> str:
     """Our Table 1 beside the paper's, baselines, ranks, Wilcoxon/Bonferroni and the resolvability reading."""
     from scipy.stats import spearmanr
 
@@ -721,6 +749,17 @@ def markdown_report(out, units: list, entries: list, families: list, resolvable:
             lines.append(f"| {test['b']} | {-test['median_difference']:+.3f} | {test['p']:.3g} | "
                          f"{test['p_bonferroni']:.3g} | {'yes' if test['significant'] else 'no'} | "
                          f"{'yes' if test['powerless'] else 'no'} |")
+
+    lines += ["", "## 95 % intervals over test records, seed by seed", "",
+              "Percentile bootstrap over the test records (PTB-XL fold 10; the LUDB test records), value [low, high].",
+              "", "| config | task | metric | per seed |", "|---|---|---|---|"]
+    by_config = {}
+    for row in intervals:
+        by_config.setdefault((row["config"], row["task"], row["metric"]), []).append(row)
+    for (config, task, metric), rows in by_config.items():
+        cells = [f"seed {r['seed']}: {r['interval']['estimate']:.3f} [{r['interval']['low']:.3f}, "
+                 f"{r['interval']['high']:.3f}]" if r["interval"] else f"seed {r['seed']}: undefined" for r in rows]
+        lines.append(f"| {config} | {task} | {metric} | {'; '.join(cells)} |")
 
     lines += ["", "## Resolvable or not (bootstrap over test records, per seed)", "",
               "Per seed, the 95 % percentile-bootstrap intervals of both configurations and the paired difference "
@@ -814,10 +853,11 @@ def write_report(out, n_bootstrap: int = 1000, figures: bool = True) -> dict:
     entries = summary_entries(units)
     families = wilcoxon_families(units)
     resolvable = resolvability(out, units, n_bootstrap=n_bootstrap)
-    statistics = {"wilcoxon": families, "resolvable": resolvable,
+    intervals = unit_intervals(out, units, n_bootstrap=n_bootstrap)
+    statistics = {"wilcoxon": families, "resolvable": resolvable, "intervals": intervals,
                   "pairs": "seeds (pretraining and downstream seed together); (seed, fold) with LUDB k-fold",
                   "bootstrap": f"{n_bootstrap} percentile resamples of the test records, 95 %"}
-    table = markdown_report(out, units, entries, families, resolvable)
+    table = markdown_report(out, units, entries, families, resolvable, intervals)
     atomic_write_bytes(out / SUMMARY_FILE, _json_bytes(entries))
     atomic_write_bytes(out / STATISTICS_FILE, _json_bytes(statistics))
     atomic_write_bytes(out / TABLE_FILE, table.encode())

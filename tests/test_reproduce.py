@@ -180,6 +180,13 @@ def test_markdown_table_holds_the_papers_values_beside_ours(base_run):
     cells = [cell.strip() for cell in lines["1"].split("|")[1:-1]]
     assert cells[6] == f"{ours[0]:.3f}" and cells[-1] == "1"
     assert "powerless" in text and "Resolvable or not" in text
+    # every unit has its interval, around its own value
+    statistics = json.loads((base_run / "statistics.json").read_text())
+    assert len(statistics["intervals"]) == 5
+    for row in statistics["intervals"]:
+        value = next(e["value"] for e in entries if (e["config"], e["seed"], e["task"], e["metric"]) ==
+                     (row["config"], row["seed"], row["task"], row["metric"]))
+        assert row["interval"]["estimate"] == pytest.approx(value)
     assert lines["supervised"].count("|") == 8
 
 
