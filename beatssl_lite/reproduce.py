@@ -659,6 +659,10 @@ def aggregate(entries: list) -> dict:
     return table
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _ranks(values: dict) -> dict:
     """Rank 1 = highest; ties share the lower rank."""
     ordered = sorted(values.values(), reverse=True)
@@ -740,7 +744,8 @@ def markdown_report(out, units: list, entries: list, families: list, resolvable:
         if not family["tests"]:
             continue
         lines += ["", f"**{family['task']} {family['metric']} vs {family['reference']}** "
-                      f"({len(family['units'])} pairs, {family['tests'][0]['n_comparisons']} comparisons"
+                      f"({_count(len(family['units']), 'pair')}, "
+                      f"{_count(family['tests'][0]['n_comparisons'], 'comparison')}"
                       + (f"; left out, incomplete: {', '.join(family['left_out_incomplete'])}"
                          if family["left_out_incomplete"] else "") + ")", "",
                   "| config | median difference | p | p Bonferroni | significant | powerless |",
