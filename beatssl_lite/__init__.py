@@ -3,12 +3,16 @@
 Modules go top-down, with no import back up:
 - shared names and checks: ``vocabulary``, ``validation``, ``cache``;
 - per-record numpy: ``records``, ``wfdb_io``, ``datasets``, ``synthetic``, ``download``, ``vcg``, ``beats``,
-  ``delineation``, ``features``, ...;
-- per-batch torch, then orchestration (training), with ``plots`` on the side.
+  ``delineation``, ``features``, ``beat_classes``, ``precompute``;
+- per-batch torch: ``augment``, ``targets``, ``model``, ``losses``;
+- orchestration: ``config``, ``pretrain``, ``metrics``, ``stats``, ``downstream``, ``reproduce``, ``cli``;
+  with ``plots`` on the side.
 
-The data side is importable from here (``from beatssl_lite import load_dataset, ECGDataset, LEADS``); importing
-the package loads numpy only, never torch. (``download`` stays a module: ``from beatssl_lite import download``
-then ``download.download('ludb')``, or ``python -m beatssl_lite.download ludb``.)
+The public API is importable from here: the data side (``from beatssl_lite import load_dataset, ECGDataset,
+LEADS``) directly, the method's main entries (``extract``, ``FeatureCache``, ``two_views``, ``BeatSSLModel``,
+``preset``, ``evaluate_classification``, ...) on first use, so that importing the package loads numpy only, never
+torch. (``download``, ``precompute``, ``pretrain`` and ``reproduce`` stay modules: ``from beatssl_lite import
+pretrain`` then ``pretrain.pretrain(...)``; or the command line, ``beatssl-lite --help``.)
 """
 
 from .datasets import (
@@ -33,9 +37,31 @@ from .wfdb_io import read_wave_annotations, read_wfdb_record
 
 __version__ = "0.1.0"
 
+#: Names imported on first access (PEP 562): their modules import torch or scipy, which ``import beatssl_lite``
+#: should not pay for.
+_LAZY = {
+    "extract": "features", "ECGFeatures": "features", "detect_r_peaks": "beats", "delineate": "delineation",
+    "classify_beats": "beat_classes", "FeatureCache": "precompute",
+    "ecg_to_vcg": "vcg", "three_kg": "augment", "two_views": "augment", "ThreeKGConfig": "augment",
+    "rhythm_target_block": "targets", "beat_target_block": "targets",
+    "Encoder": "model", "BeatSSLModel": "model", "size_preset": "model",
+    "nt_xent_loss": "losses", "soft_1_loss": "losses", "soft_2_loss": "losses", "hard_beat_loss": "losses",
+    "preset": "config", "PretrainConfig": "config",
+    "evaluate_classification": "downstream", "evaluate_segmentation": "downstream", "load_encoder": "downstream",
+    "random_encoder": "downstream",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'beatssl_lite' has no attribute {name!r}")
+
 __all__ = [
     "BEAT_CLASSES", "DATASETS", "DATA_ENV", "ECGDataset", "ECGRecord", "INDEPENDENT_LEADS", "LEADS", "LUDB_ADC_GAIN",
     "SUPERCLASSES", "WAVES", "check_ecg", "check_fs", "data_root", "load_dataset", "load_ludb",
     "load_ptbxl", "load_wfdb_folder", "ludb_folds", "ludb_split", "make_synthetic_dataset", "make_synthetic_record",
-    "ptbxl_split", "read_wave_annotations", "read_wfdb_record", "user_cache_dir",
+    "ptbxl_split", "read_wave_annotations", "read_wfdb_record", "user_cache_dir", *_LAZY,
 ]
