@@ -112,7 +112,7 @@ def test_afib_like_records_are_not_sinus_and_get_no_premature_beat(fs):
         assert BEAT_CLASSES.index("S") not in codes, f"{name}: {''.join(BEAT_CLASSES[c] for c in codes)}"
 
 
-@pytest.mark.xfail(reason="delineation (H3): in afib-like records the QRS offset is misplaced on some beats (e.g. "
+@pytest.mark.xfail(reason="delineation: in afib-like records the QRS offset is misplaced on some beats (e.g. "
                           "synthetic MI seed 2 at 100 Hz: 130 ms for a true 80 ms), and a wide, widened beat without "
                           "P is V by the rules", strict=False)
 @pytest.mark.parametrize("fs", [100.0, 500.0])
