@@ -15,7 +15,6 @@ files, after checking that both give the same samples and symbols.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import sys
@@ -24,6 +23,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import common
 import numpy as np
 
 from beatssl_lite import datasets, wfdb_io
@@ -130,32 +130,26 @@ def bench_annotations(ludb: Path, n_records: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="data root holding ptb-xl/ (and ludb/); default: BEATSSL_DATA, the user cache")
+    parser = common.parser(__doc__, data="ptbxl", repeats=3)
     parser.add_argument("--fs", type=int, default=100, choices=(100, 500))
-    parser.add_argument("--max-records", type=int, help="only the first N records")
-    parser.add_argument("--repeats", type=int, default=3, help="cached loads timed (best kept)")
-    parser.add_argument("--quick", action="store_true", help="200 records, 20 LUDB records, 1 repeat")
+    parser.add_argument("--max-records", type=int, help="only the first N records (--quick: 200, 20 LUDB records, "
+                                                        "1 repeat)")
     args = parser.parse_args()
     max_records = 200 if args.quick and args.max_records is None else args.max_records
     repeats = 1 if args.quick else args.repeats
+    common.print_header("PTB-XL load: cold WFDB parse vs memory-mapped cache; LUDB annotation reader", args,
+                        protocol="load_ptbxl then a sum over every sample; cold from an empty cache folder, cached "
+                                 "best of --repeats; peak = tracemalloc peak of Python/numpy allocations")
 
-    try:
-        root = datasets.data_root(args.data, "ptbxl")
-    except FileNotFoundError as error:  # an explicit --data (or BEATSSL_DATA) that is not a data root
-        parser.error(str(error))
+    root = common.data_source(args, "ptbxl", fallback="A GENERATED FAKE TREE OF WFDB RECORDS AT 100 HZ")
     with tempfile.TemporaryDirectory(prefix="beatssl-bench-fake-") as fake:
         if root is None:
-            n_fake = max_records or 1000
-            print(f"no PTB-XL found (--data, {datasets.DATA_ENV}, user cache): timing a generated fake tree of "
-                  f"{n_fake} WFDB records at 100 Hz instead")
-            root = fake_root(Path(fake), n_fake)
+            root = fake_root(Path(fake), max_records or 1000)
             args.fs = 100
-        print(f"PTB-XL from {root}")
         bench_ptbxl(root, args.fs, max_records, repeats)
 
     try:
-        ludb_root = datasets.data_root(args.data, "ludb")
+        ludb_root = datasets.data_root(getattr(args, "data", None), "ludb")
     except FileNotFoundError:
         ludb_root = None
     if ludb_root is None:
@@ -163,7 +157,6 @@ def main() -> None:
     else:
         print(f"LUDB annotations from {ludb_root}")
         bench_annotations(ludb_root / "ludb", 20 if args.quick else 200)
-
 
 if __name__ == "__main__":
     main()
