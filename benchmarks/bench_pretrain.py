@@ -84,8 +84,6 @@ def main() -> None:
     root = common.data_source(args, "ptbxl", fallback="400 embedded synthetic records at 100 Hz")
     common.print_header("pretraining step: Beat-SSL vs SimCLR, data pipeline, throughput, wall time", args,
                         protocol=__doc__.split("Protocol: ")[1].split("\n\n")[0])
-    print("   NOTE: this machine's CPUs are shared with other jobs today (see the load average above): absolute "
-          "times are inflated; the ratios of one run are the figures to read.")
     max_records = 96 if args.quick else None
     if root is not None:
         dataset = load_dataset("ptbxl", root=root, fs=100, max_records=max_records, progress=False)
