@@ -5,13 +5,14 @@ Modules go top-down, with no import back up:
 - per-record numpy: ``records``, ``wfdb_io``, ``datasets``, ``synthetic``, ``download``, ``vcg``, ``beats``,
   ``delineation``, ``features``, ``beat_classes``, ``precompute``;
 - per-batch torch: ``augment``, ``targets``, ``model``, ``losses``;
-- orchestration: ``config``, ``pretrain``, ``metrics``, ``stats``, ``downstream``, ``reproduce``, ``cli``;
+- orchestration: ``config``, ``pretrain``, ``metrics``, ``stats``, ``downstream``, ``pretrained``, ``reproduce``,
+  ``cli``;
   with ``plots`` on the side.
 
 The public API is importable from here: the data side (``from beatssl_lite import load_dataset, ECGDataset,
 LEADS``) directly, the method's main entries (``extract``, ``FeatureCache``, ``two_views``, ``BeatSSLModel``,
-``preset``, ``evaluate_classification``, ...) on first use, so that importing the package loads numpy only, never
-torch. (``download``, ``precompute``, ``pretrain`` and ``reproduce`` stay modules: ``from beatssl_lite import
+``preset``, ``evaluate_classification``, ``load_pretrained``, ...) on first use, so that importing the package
+loads numpy only, never torch. (``download``, ``precompute``, ``pretrain`` and ``reproduce`` stay modules: ``from beatssl_lite import
 pretrain`` then ``pretrain.pretrain(...)``; or the command line, ``beatssl-lite --help``.)
 """
 
@@ -48,7 +49,7 @@ _LAZY = {
     "nt_xent_loss": "losses", "soft_1_loss": "losses", "soft_2_loss": "losses", "hard_beat_loss": "losses",
     "preset": "config", "PretrainConfig": "config",
     "evaluate_classification": "downstream", "evaluate_segmentation": "downstream", "load_encoder": "downstream",
-    "random_encoder": "downstream",
+    "random_encoder": "downstream", "load_pretrained": "pretrained",
 }
 
 

@@ -1,0 +1,254 @@
+"""Shipped encoders: ``load_pretrained("beat-ssl")`` instead of pretraining.
+
+The package carries one pretrained encoder, the row-9 (Beat-SSL) encoder of the reproduction in ``results/``, and
+the recipe of its random-init twin (the same architecture and seed, untrained: the baseline it must beat). Both are
+``cpu``-size encoders at 100 Hz, the reproduction's PTB-XL rate. The weights are a plain ``encoder.pt`` (loaded
+with ``torch.load(weights_only=True)``, so loading runs no pickled code), checked against a SHA-256 recorded here.
+Their model card (``model_card()``) says what they were trained on, how they score, and what they are not for.
+
+``ship_weights`` copies a finished reproduction unit into the package and writes the card from that unit's result
+files, so that every figure on the card comes from ``results/``::
+
+    python -m beatssl_lite.pretrained --results results/ --config row9 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .downstream import load_encoder, random_encoder
+from .model import Encoder
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MODEL_CARD = "MODEL_CARD.md"
+
+
+@dataclass(frozen=True)
+class PretrainedEncoder:
+    """One loadable encoder: a weights file in ``WEIGHTS_DIR`` (``None``: randomly initialised with ``seed``)."""
+
+    name: str
+    description: str
+    size: str
+    fs: float
+    config: str
+    seed: int
+    file: str | None = None
+    sha256: str | None = None
+
+
+PRETRAINED = {
+    "beat-ssl": PretrainedEncoder(
+        name="beat-ssl", description="row 9 of Table 1 (soft_1 rhythm targets at power 50 + hard beat targets), "
+        "pretrained on the PTB-XL subset without fold 10", size="cpu", fs=100.0, config="row9", seed=0,
+        file="beat-ssl-row9-cpu-100hz-seed0.pt",
+        sha256="d75af99d640b54a48d8226bc0b574761d117e5bf5c94aea57d94fe326e99af0d"),
+    "random-init": PretrainedEncoder(
+        name="random-init", description="the same encoder randomly initialised (downstream.random_encoder, seed 0): "
+        "the reproduction's random-init baseline", size="cpu", fs=100.0, config="random-init", seed=0),
+}
+
+
+class PretrainedError(ValueError):
+    """An unknown name, or a weights file that is missing or not the one shipped."""
+
+
+def available() -> list[str]:
+    """Names ``load_pretrained`` accepts."""
+    return list(PRETRAINED)
+
+
+def _entry(name: str) -> PretrainedEncoder:
+    if name not in PRETRAINED:
+        raise PretrainedError(f"name: expected one of {', '.join(PRETRAINED)}, got {name!r}")
+    return PRETRAINED[name]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def weights_path(name: str = "beat-ssl") -> Path:
+    """The shipped weights file of ``name``, checked against its recorded SHA-256."""
+    entry = _entry(name)
+    if entry.file is None:
+        raise PretrainedError(f"{name!r} has no weights file: it is a random initialisation (seed {entry.seed})")
+    path = WEIGHTS_DIR / entry.file
+    if not path.is_file():
+        raise PretrainedError(f"{path}: the weights of {name!r} are missing from this installation (reinstall "
+                              "beatssl_lite; an install that leaves out package data drops them)")
+    digest = _sha256(path)
+    if digest != entry.sha256:
+        raise PretrainedError(f"{path}: SHA-256 {digest[:12]}... is not the shipped {entry.sha256[:12]}... (a "
+                              "truncated download, a Git LFS pointer, or weights replaced without updating "
+                              "PRETRAINED)")
+    return path
+
+
+def load_pretrained(name: str = "beat-ssl", device: str | torch.device = "cpu") -> Encoder:
+    """A shipped encoder in eval mode on ``device``: ``"beat-ssl"`` (pretrained, row 9) or ``"random-init"``.
+
+    Both are ``cpu``-size encoders built for 100 Hz input (``encoder.fs``): feed them ECGs at that rate, shape
+    (batch, 12, n_samples) in mV. Downstream code uses ``encoder.encode`` / the evaluation functions of
+    ``beatssl_lite.downstream``.
+    """
+    entry = _entry(name)
+    if entry.file is None:
+        encoder = random_encoder(entry.size, entry.fs, seed=entry.seed)
+    else:
+        path = weights_path(name)
+        saved_fs = torch.load(path, map_location="cpu", weights_only=True).get("fs")
+        if saved_fs is not None and float(saved_fs) != entry.fs:
+            raise PretrainedError(f"{path}: weights for {saved_fs:g} Hz, PRETRAINED says {entry.fs:g} Hz")
+        encoder = load_encoder(path, entry.size, entry.fs)
+    return encoder.to(device).eval()
+
+
+def model_card(name: str = "beat-ssl") -> str:
+    """The model card (markdown) of the shipped encoders."""
+    _entry(name)
+    return (WEIGHTS_DIR / MODEL_CARD).read_text()
+
+
+# --- shipping a reproduction unit ---------------------------------------------------------------------------------
+
+def _unit(results: Path, config: str, seed: int, task: str) -> dict | None:
+    path = results / "units" / config / f"seed{seed}" / f"{task}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _score_rows(results: Path, configs: dict, seed: int) -> list[str]:
+    """Markdown rows of the card's score table: a value with its 95 % interval where the unit has one; 'n/a' for
+    a task the configuration does not run (random-init is never fine-tuned, supervised never probed)."""
+    from .reproduce import CONFIG_TASKS
+
+    def cell(config, task, metric):
+        if task not in CONFIG_TASKS[config]:
+            return "n/a"
+        unit = _unit(results, config, seed, task)
+        if unit is None:
+            return "not run yet"
+        value = unit["values"].get(metric)
+        if value is None:
+            return "undefined"
+        interval = unit.get("metrics", {}).get(f"{metric}_ci")
+        if interval and interval.get("low") is not None:
+            return f"{value:.3f} [{interval['low']:.3f}, {interval['high']:.3f}]"
+        return f"{value:.3f}"
+
+    rows = ["| encoder | PTB-XL fine-tuned macro AUROC | fine-tuned macro F1 | linear-probe macro AUROC | "
+            "LUDB sample-wise F1 | LUDB Dice |", "|---|---|---|---|---|---|"]
+    for label, config in configs.items():
+        rows.append(f"| {label} | {cell(config, 'ptbxl-finetune', 'auroc')} | {cell(config, 'ptbxl-finetune', 'f1')} "
+                    f"| {cell(config, 'ptbxl-probe', 'auroc')} | {cell(config, 'ludb', 'f1')} | "
+                    f"{cell(config, 'ludb', 'dice')} |")
+    return rows
+
+
+def build_model_card(results, config: str = "row9", seed: int = 0, file: str = "", sha256: str = "") -> str:
+    """The model card of the ``config``/``seed`` encoder of the reproduction in ``results``, from its unit files."""
+    results = Path(results)
+    reference = _unit(results, config, seed, "ptbxl-probe") or _unit(results, config, seed, "ptbxl-finetune")
+    if reference is None:
+        raise PretrainedError(f"{results}: no finished PTB-XL unit of {config} seed {seed} (run the reproduction)")
+    pretraining, data, protocol = reference["pretraining"], reference["data"], reference["protocol"]
+    ludb = _unit(results, config, seed, "ludb")
+    encoder = protocol["encoder"]
+    loss = pretraining["config"]["loss"]
+    lines = [
+        "# Model card: beatssl_lite shipped encoders",
+        "",
+        f"Written by `python -m beatssl_lite.pretrained --results {results} --config {config} --seed {seed}` from "
+        f"the reproduction's unit files; commit {reference['git']['commit'][:10]}"
+        f"{' (uncommitted changes)' if reference['git'].get('dirty') else ''}.",
+        "",
+        "## What it is",
+        f"- `load_pretrained(\"beat-ssl\")`: the encoder of configuration `{config}` (rhythm targets "
+        f"{loss['rhythm']}, beat targets {loss['beat'] or 'none'}, power {loss['power']:g}, temperature "
+        f"{loss['temperature']:g}), seed {seed}, pretrained {pretraining['steps']} steps "
+        f"({pretraining['config']['train']['epochs']} epochs of batches of {pretraining['config']['train']['batch_size']}) "
+        f"in {pretraining['train_seconds']:.0f} s on {reference['machine']['cpu_count']} CPU cores. File `{file}`, "
+        f"SHA-256 `{sha256}`.",
+        f"- `load_pretrained(\"random-init\")`: the same architecture randomly initialised with seed {seed} "
+        "(`downstream.random_encoder`), the baseline every pretrained number must beat.",
+        f"- Architecture: size `{pretraining['config']['size']}` ({encoder['n_parameters']:,} parameters, "
+        f"{json.dumps(encoder['config'])}), input 12 leads at {encoder['fs']:g} Hz in mV, one frame every "
+        f"{encoder['stride_samples']} samples, receptive field {encoder['receptive_field_samples']} samples.",
+        "",
+        "## Training data",
+        f"- {pretraining['split']}. PTB-XL: {data['ptbxl']['n_records']} records at {data['ptbxl']['fs']:g} Hz "
+        f"(the subset of the data root, record-id SHA-256 {data['ptbxl']['record_ids_sha256'][:12]}...). No labels "
+        "are used in pretraining; fold 10 (the downstream test fold) is excluded in code.",
+        "",
+        "## How it scores (the reproduction's protocol; test data never seen in pretraining)",
+        f"- PTB-XL: {reference['protocol_summary']}.",
+        f"- LUDB: {ludb['protocol_summary'] if ludb else 'not run'}.",
+        "",
+        *_score_rows(results, {"beat-ssl": config, "random-init (same downstream code)": "random-init",
+                               "supervised from scratch": "supervised"}, seed),
+        "",
+        f"Seed {seed} only. In brackets: 95 % percentile-bootstrap intervals over the "
+        f"{reference['protocol']['n_test']} test records (macro AUROC). Which differences between these encoders the "
+        "data can resolve, and the other seeds and rows, are in `results/table1.md`. The paper's Table 1 (full "
+        "PTB-XL, its own encoder) reports 0.843 fine-tuned AUROC and 0.911 LUDB F1 for this row [paper].",
+        "",
+        "## Intended use and limits",
+        "- Research and teaching: the chapters of the beatssl_lite book, and a starting point for experiments on "
+        "12-lead ECG representation learning.",
+        "- **Not for diagnosis or any clinical decision.** It was pretrained on a subset of one German hospital "
+        f"database (PTB-XL, {data['ptbxl']['n_records']} records, one device family) and evaluated on a few hundred "
+        "records; it has not been validated on other populations, devices, sampling rates, paced rhythms or "
+        "paediatric ECGs.",
+        "- Input at another sampling rate than 100 Hz gives meaningless features (the kernels are sized in samples "
+        "for 100 Hz); resample first.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def ship_weights(results, config: str = "row9", seed: int = 0, dest: Path = WEIGHTS_DIR) -> tuple[Path, str]:
+    """Copy ``results/pretrain/<config>/seed<seed>/encoder.pt`` into ``dest`` and write the model card there.
+
+    Returns (weights path, SHA-256); ``PRETRAINED`` must then be given that digest (the function logs the line).
+    """
+    results, dest = Path(results), Path(dest)
+    source = results / "pretrain" / config / f"seed{seed}" / "encoder.pt"
+    if not source.is_file():
+        raise PretrainedError(f"{source}: no pretrained encoder (run the reproduction for {config} seed {seed})")
+    file = f"beat-ssl-{config}-cpu-100hz-seed{seed}.pt"
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / file
+    shutil.copyfile(source, target)
+    digest = _sha256(target)
+    (dest / MODEL_CARD).write_text(build_model_card(results, config, seed, file=file, sha256=digest))
+    logger.info("shipped %s (sha256 %s); set PRETRAINED['beat-ssl'] file=%r sha256=%r", target, digest, file, digest)
+    return target, digest
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m beatssl_lite.pretrained",
+                                     description="Ship a reproduction encoder into the package, with its model card.")
+    parser.add_argument("--results", required=True, type=Path, help="the reproduction's results folder")
+    parser.add_argument("--config", default="row9", help="configuration to ship (default row9)")
+    parser.add_argument("--seed", type=int, default=0, help="seed to ship (default 0)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        ship_weights(args.results, args.config, args.seed)
+    except PretrainedError as error:
+        parser.exit(2, f"error: {error}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
