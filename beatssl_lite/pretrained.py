@@ -169,7 +169,7 @@ def build_model_card(results, config: str = "row9", seed: int = 0, file: str = "
     lines = [
         "# Model card: beatssl_lite shipped encoders",
         "",
-        f"Written by `python -m beatssl_lite.pretrained --results {results} --config {config} --seed {seed}` from "
+        f"Written by `python -m beatssl_lite.pretrained --results {results.name}/ --config {config} --seed {seed}` from "
         f"the reproduction's unit files; commit {reference['git']['commit'][:10]}"
         f"{' (uncommitted changes)' if reference['git'].get('dirty') else ''}.",
         "",

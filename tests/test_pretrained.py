@@ -83,7 +83,7 @@ def test_weights_for_another_size_are_refused():
 def test_model_card_is_the_one_the_results_write(tmp_path):
     """The shipped card is regenerated from results/ unchanged: a re-run unit without re-shipping fails here."""
     entry = pretrained.PRETRAINED["beat-ssl"]
-    card = pretrained.build_model_card(Path("results"), entry.config, entry.seed, file=entry.file,
+    card = pretrained.build_model_card(RESULTS, entry.config, entry.seed, file=entry.file,
                                        sha256=entry.sha256)
     assert card == pretrained.model_card("beat-ssl")
     assert "Not for diagnosis" in card and entry.sha256 in card
