@@ -11,7 +11,10 @@ What Beat-SSL prescribes and what is ours:
   mV), clipped to [0, 1], to the power ``power``. Undoing the paper's power 50 on its example matrix gives raw
   similarities of 0.993-0.9994, which is what raw cosine of positive physiological vectors looks like; and
   s**p = exp(p log s) ~ exp(-p (1 - s)) for s near 1, so the power turns a sliver of cosine range into a spread of
-  targets. Missing features (NaN) are dropped pairwise: a pair is compared on the features both have.
+  targets. Missing features (NaN) are dropped pairwise: a pair is compared on the features both have. An angle
+  (the QRS axis) enters as the point (R cos a, R sin a) on a circle of radius R = 180/pi degrees rather than as a
+  signed number: the distance between two axes is then the chord, ~ their difference in degrees when it is small
+  (the scale the raw number had), and +179 and -179 degrees are 2 degrees apart instead of 358.
 - **[ours] soft_2** = a Gaussian (RBF) kernel on features divided by fixed per-feature scales taken from clinical
   normal ranges (``FEATURE_SCALES``): k = exp(-mean_f d_f**2 / 2), d_f = (x_f - y_f) / scale_f. Why: raw cosine is
   dominated by the largest numbers (RR, QT in ms) and nearly blind to amplitudes, the ST level and P presence; the
@@ -92,17 +95,21 @@ def _check_power(power) -> float:
     return power
 
 
-def cosine_similarity(features: np.ndarray) -> np.ndarray:
+def cosine_similarity(features: np.ndarray, names=None) -> np.ndarray:
     """Cosine similarity of raw feature vectors, NaN features dropped pairwise, clipped to [0, 1].
 
     features: (N, F) raw, unstandardised feature vectors; NaN marks a feature that is undefined for an item.
+    names: F feature names, to find the angles among them (``angular_features``); None: every feature linear.
     Returns (N, N) float64: S[i, j] = sum_f x_if x_jf / sqrt(sum_f x_if**2 * sum_f x_jf**2), every sum over the
-    features finite in both i and j. A pair with no common feature, or whose common part is zero in one of them,
-    gets 0 (no evidence of similarity). Negative cosines (possible with signed features such as the QRS axis or
-    the ST level) are clipped to 0: a target is a weight, not a repulsion. The diagonal is 1 for any item with a
-    nonzero finite feature.
+    features finite in both i and j, where an angle a (degrees) counts as the two coordinates
+    (R cos a, R sin a), R = ``ANGLE_RADIUS_DEG`` (product term R**2 cos(a_i - a_j), square R**2).
+    A pair with no common feature, or whose common part is zero in one of them, gets 0 (no evidence of
+    similarity). Negative cosines (possible with signed features such as the ST level) are clipped to 0: a target
+    is a weight, not a repulsion. The diagonal is 1 for any item with a nonzero finite feature.
     """
     features = _check_features(features, "features")
+    if names is not None:
+        features = _circle_embedded(features, angular_features(_check_name_count(names, features.shape[1])))
     finite = np.isfinite(features)
     mask = finite.astype(np.float64)
     x = np.where(finite, features, 0.0)
@@ -119,6 +126,27 @@ def cosine_similarity(features: np.ndarray) -> np.ndarray:
     sim /= denom
     sim[empty] = 0.0
     return np.clip(sim, 0.0, 1.0, out=sim)
+
+
+#: Radius, in degrees, of the circle on which soft_1 places an angle: 180/pi, so that the chord between two nearby
+#: angles is their difference in degrees, the scale the angle had as a signed number.
+ANGLE_RADIUS_DEG = 180.0 / np.pi
+
+
+def _check_name_count(names, n_features: int) -> list:
+    names = [str(name) for name in names]
+    if len(names) != n_features:
+        raise ValueError(f"names: expected {n_features} feature names, one per feature column, got {len(names)} (the "
+                         "default is the package's features.RECORD_FEATURES / BEAT_FEATURES: pass names= for other "
+                         "feature columns)")
+    return names
+
+
+def _circle_embedded(features: np.ndarray, angular: np.ndarray) -> np.ndarray:
+    """(N, F + n_angles): the linear features, then each angle (degrees) as R cos a and R sin a (NaN stays NaN)."""
+    theta = np.deg2rad(features[:, angular])
+    return np.concatenate([features[:, ~angular], ANGLE_RADIUS_DEG * np.cos(theta),
+                           ANGLE_RADIUS_DEG * np.sin(theta)], axis=1)
 
 
 def _base_feature(name: str) -> str:
@@ -141,7 +169,7 @@ def feature_scales(names) -> np.ndarray:
 def angular_features(names) -> np.ndarray:
     """(F,) bool: which of the feature ``names`` are angles (``ANGULAR_FEATURES``; 'median_x' is one if 'x' is).
 
-    The one lookup of angular features: soft_2 compares these on the circle, by the wrapped difference."""
+    The one lookup of angular features: soft_1 and soft_2 compare these on the circle."""
     return np.array([_base_feature(str(n)) in ANGULAR_FEATURES for n in names], dtype=bool)
 
 
@@ -212,9 +240,9 @@ def rbf_similarity(features: np.ndarray, names=None, scales=None) -> np.ndarray:
 def similarity(features: np.ndarray, strategy: str = "soft_1", power: float = 1.0, names=None, scales=None):
     """(N, N) similarity in [0, 1] of N items for a target ``strategy``, raised to ``power``.
 
-    'hard': the identity (an item is only similar to itself); 'soft_1': ``cosine_similarity`` ** power;
-    'soft_2': ``rbf_similarity(features, names, scales)`` ** power. The diagonal is the item's self-similarity;
-    target builders overwrite it.
+    'hard': the identity (an item is only similar to itself); 'soft_1': ``cosine_similarity(features, names)`` **
+    power (names None: every feature linear); 'soft_2': ``rbf_similarity(features, names, scales)`` ** power. The
+    diagonal is the item's self-similarity; target builders overwrite it.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
@@ -222,7 +250,7 @@ def similarity(features: np.ndarray, strategy: str = "soft_1", power: float = 1.
     features = _check_features(features, "features")
     if strategy == "hard":
         return np.eye(len(features))
-    sim = cosine_similarity(features) if strategy == "soft_1" else rbf_similarity(features, names, scales)
+    sim = cosine_similarity(features, names) if strategy == "soft_1" else rbf_similarity(features, names, scales)
     if power != 1.0:
         # sim ** power as exp(power * log(sim)), in place: several times faster than np.power on (M, M) beat
         # matrices, and log(0) = -inf gives exactly 0.
@@ -261,13 +289,14 @@ def rhythm_targets(record_features: np.ndarray, strategy: str = "soft_1", power:
     record_features: (B, F_r), one row per ECG of the batch (``FeatureCache.batch(...).record_features``).
     strategy: 'hard' (one-hot partner view, SimCLR / NT-Xent) [paper], 'soft_1' or 'soft_2' (module docstring).
     power: exponent of the soft similarity (1 or 50 [paper]).
-    names: F_r feature names for soft_2 (default ``features.RECORD_FEATURES``).
+    names: F_r feature names, for soft_2's scales and both soft strategies' angles (default
+        ``features.RECORD_FEATURES``).
     Layout as ``two_view_targets``: rows/cols 0..B-1 are view 1, B..2B-1 view 2; 0 on the diagonal, 1 at the
     partner, the similarity of the two original ECGs elsewhere. Values in [0, 1]. The float64 reference of
     ``rhythm_target_block`` (torch, for a training step).
     """
     record_features = _check_features(record_features, "record_features")
-    if strategy == "soft_2" and names is None:
+    if strategy != "hard" and names is None:
         from .features import RECORD_FEATURES as names
     sim = similarity(record_features, strategy, power, names=names)
     return two_view_targets(sim)
@@ -289,7 +318,8 @@ def beat_targets(
     strategy: 'hard' [paper: hard beat targets come from a beat classifier]: 1 between two different beats of the
         same class, wherever they come from, 0 otherwise; Q (unclassifiable) beats have no positive [ours].
         'soft_1' / 'soft_2': the beat feature similarity (``similarity``) ** power.
-    names: F_b feature names for soft_2 (default ``features.BEAT_FEATURES``).
+    names: F_b feature names, for soft_2's scales and both soft strategies' angles (default
+        ``features.BEAT_FEATURES``).
     scope: 'batch' (default: beats of all ECGs of the batch are compared) or 'record' (targets only between beats
         of the same ECG; beats of other ECGs get 0).
     The beats come from R peaks found on the un-augmented ECG, so both augmented views hold the same M beats; for a
@@ -314,7 +344,7 @@ def beat_targets(
         codes = np.where(beat_classes == BEAT_CLASSES.index("Q"), -1 - np.arange(m), beat_classes)
         targets = (codes[:, None] == codes[None, :]).astype(np.float64)
     else:
-        if strategy == "soft_2" and names is None:
+        if names is None:
             from .features import BEAT_FEATURES as names
         targets = similarity(beat_features, strategy, power, names=names)
     if scope == "record":
@@ -360,13 +390,6 @@ def _check_features_torch(features, name: str, device: torch.device) -> torch.Te
     return tensor
 
 
-def _check_names(names, n_features: int) -> list:
-    names = [str(name) for name in names]
-    if len(names) != n_features:
-        raise ValueError(f"names: expected {n_features} feature names, one per feature column, got {len(names)}")
-    return names
-
-
 def _work_dtype(device: torch.device) -> torch.dtype:
     """float64 for the pairwise arithmetic (MPS has none: float32 there)."""
     return torch.float32 if device.type == "mps" else torch.float64
@@ -375,11 +398,16 @@ def _work_dtype(device: torch.device) -> torch.dtype:
 def _soft_columns(x: torch.Tensor, strategy: str, names) -> tuple:
     """Per-item columns whose pairwise products give the strategy's similarity (see ``_similarity_rows``).
 
-    soft_1: (x0, x0**2, mask) with x0 the features, 0 where undefined. soft_2: (e, e**2, mask, finite): every
+    soft_1: (x0, x0**2, mask) with x0 the features, 0 where undefined, each angle as (R cos a, R sin a)
+    (``cosine_similarity``; names None: every feature linear). soft_2: (e, e**2, mask, finite): every
     feature embedded so that the squared distance over a column pair is d_f**2 (``rbf_similarity``), e centred per
     column over the items that have it (distances do not change; the products then cancel less), each column with
     its feature's finite-mask, plus the (N, F) finite-mask of the features (for the number of common features).
     """
+    if strategy == "soft_1" and names is not None:
+        angular = torch.as_tensor(angular_features(names), device=x.device)
+        theta = torch.deg2rad(x[:, angular])
+        x = torch.cat([x[:, ~angular], ANGLE_RADIUS_DEG * torch.cos(theta), ANGLE_RADIUS_DEG * torch.sin(theta)], 1)
     finite = torch.isfinite(x)
     x0 = torch.where(finite, x, torch.zeros((), dtype=x.dtype, device=x.device))
     if strategy == "soft_1":
@@ -457,7 +485,7 @@ def rhythm_target_block(record_features, strategy: str = "soft_1", power: float 
     """(B, B) float32 cross-view rhythm target block of a batch of B ECGs, on the batch's device (torch).
 
     record_features: (B, F_r) tensor (or array) of the batch's record feature rows (``FeatureBatch.record_features``),
-        NaN where undefined. strategy, power, names: as ``rhythm_targets`` (soft_2 names default to
+        NaN where undefined. strategy, power, names: as ``rhythm_targets`` (names default to
         ``features.RECORD_FEATURES``). device: where to build the block (default: record_features' device; CPU for
         an array). rows: only these rows of P, a slice of consecutive ECGs (default all): in a data-parallel step
         this rank's ECGs among the gathered batch, (B_local, B_total) instead of (B_total, B_total).
@@ -474,10 +502,10 @@ def rhythm_target_block(record_features, strategy: str = "soft_1", power: float 
         raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
     power = _check_power(power)
     features = _check_features_torch(record_features, "record_features", device)
-    if strategy == "soft_2":
+    if strategy != "hard":
         if names is None:
             from .features import RECORD_FEATURES as names
-        names = _check_names(names, features.shape[1])
+        names = _check_name_count(names, features.shape[1])
     return _target_block(features, strategy, power, names, *_check_rows(rows, len(features)))
 
 
@@ -487,7 +515,7 @@ def beat_target_block(beat_features, beat_record_index, beat_classes, strategy: 
 
     beat_features: (M, F_b) tensor (or array) of the batch's beat feature rows; beat_record_index: (M,) integer
         position in the batch of each beat's ECG; beat_classes: (M,) integer codes into ``BEAT_CLASSES`` (all
-        three from ``FeatureBatch``). strategy, power, names, scope: as ``beat_targets`` (soft_2 names default to
+        three from ``FeatureBatch``). strategy, power, names, scope: as ``beat_targets`` (names default to
         ``features.BEAT_FEATURES``). device: where to build the block (default: beat_features' device; CPU for an
         array). rows: only these rows of P, a slice of consecutive beats (default all): in a data-parallel step
         this rank's beats among the gathered batch, (M_local, M_total) instead of (M_total, M_total).
@@ -529,10 +557,9 @@ def beat_target_block(beat_features, beat_record_index, beat_classes, strategy: 
             with torch.autocast(device_type=device.type, enabled=False):
                 block = _set_partners(one_hot[start:stop] @ one_hot.T, start)
         else:
-            if strategy == "soft_2":
-                if names is None:
-                    from .features import BEAT_FEATURES as names
-                names = _check_names(names, features.shape[1])
+            if names is None:
+                from .features import BEAT_FEATURES as names
+            names = _check_name_count(names, features.shape[1])
             block = _target_block(features, strategy, power, names, start, stop)
         if scope == "record":
             block.mul_(index[start:stop, None] == index[None, :])

@@ -142,7 +142,7 @@ def test_losses_take_the_target_blocks_of_the_targets_module(strategy, loss):
     features = rng.uniform(1, 500, size=(6, 4))
     record, classes = np.array([0, 0, 1, 1, 2, 2]), np.array([0, 4, 0, 1, 4, 0])
     b1, b2 = torch.randn(2, 6, 8, dtype=torch.float64)
-    names = ["rr_pre_ms", "rr_post_ms", "pr_ms", "qrs_ms"] if strategy == "soft_2" else None
+    names = ["rr_pre_ms", "rr_post_ms", "pr_ms", "qrs_ms"]
     block = beat_target_block(features, record, classes, strategy=strategy, power=3.0, names=names)
     reference = two_view_targets(beat_targets(features, record, classes, strategy=strategy, power=3.0, names=names))
     expected = naive_weighted(b1, b2, reference[:6, :6] + np.eye(6), 0.1, normalise=strategy != "soft_1")

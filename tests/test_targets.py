@@ -94,6 +94,54 @@ def test_cosine_matches_naive_loop_with_nans():
     assert (got[3] == 0).all() and (got[:, 3] == 0).all()
 
 
+def naive_circle_cosine(x, angular):
+    """soft_1 from its definition, pair by pair: an angle a (degrees) is the point (R cos a, R sin a), R = 180/pi."""
+    radius = 180.0 / math.pi
+    n = len(x)
+    s = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            dot = norm_i = norm_j = 0.0
+            for f in range(x.shape[1]):
+                a, b = x[i, f], x[j, f]
+                if not (np.isfinite(a) and np.isfinite(b)):
+                    continue
+                if angular[f]:
+                    dot += radius**2 * math.cos(math.radians(a - b))
+                    norm_i += radius**2
+                    norm_j += radius**2
+                else:
+                    dot, norm_i, norm_j = dot + a * b, norm_i + a * a, norm_j + b * b
+            s[i, j] = 0.0 if norm_i == 0 or norm_j == 0 else min(max(dot / math.sqrt(norm_i * norm_j), 0.0), 1.0)
+    return s
+
+
+def test_soft_1_places_angles_on_a_circle():
+    x = random_features(13, seed=4)
+    angular = np.array([name == "qrs_axis_deg" for name in NAMES])
+    x[:4, angular] = [[179.0], [-179.0], [-90.0], [90.0]]
+    got = targets.cosine_similarity(x, names=NAMES)
+    np.testing.assert_allclose(got, naive_circle_cosine(x, angular), atol=1e-12)
+    np.testing.assert_allclose(targets.similarity(x, "soft_1", 50.0, names=NAMES), got**50, atol=1e-12)
+    # without names every feature is linear: the plain cosine
+    np.testing.assert_allclose(targets.cosine_similarity(x), naive_cosine(x), atol=1e-12)
+
+
+def test_soft_1_axis_wraps_around():
+    """Two ECGs alike but for an axis of +179 vs -179 degrees are as similar as at +1 vs -1 degrees; as signed
+    numbers (no names) they would be the least similar pair."""
+    base = np.array([800.0, 160.0, 90.0, 400.0, 1.0, 0.0, 0.0, 1.0])
+    axis = NAMES.index("qrs_axis_deg")
+    pairs = {}
+    for a, b in ((179.0, -179.0), (1.0, -1.0), (60.0, 120.0)):
+        x = np.stack([base, base])
+        x[0, axis], x[1, axis] = a, b
+        pairs[(a, b)] = targets.cosine_similarity(x, names=NAMES)[0, 1], targets.cosine_similarity(x)[0, 1]
+    assert pairs[(179.0, -179.0)][0] == pytest.approx(pairs[(1.0, -1.0)][0], abs=1e-12)
+    assert pairs[(179.0, -179.0)][0] > 0.9999 > pairs[(60.0, 120.0)][0]
+    assert pairs[(179.0, -179.0)][1] < pairs[(60.0, 120.0)][1]
+
+
 def test_cosine_is_scale_invariant_and_symmetric_in_unit_range():
     x = random_features(12, seed=2)
     x[:, 5] -= 1.0  # negative ST levels make some raw cosines negative before clipping
@@ -190,7 +238,8 @@ def test_rhythm_targets_soft_1_power_50_from_feature_vectors():
     gram = np.eye(3)
     for (i, j), value in raw.items():
         gram[i, j] = gram[j, i] = value
-    t = rhythm_targets(vectors_with_cosines(gram), "soft_1", power=50)
+    x = vectors_with_cosines(gram)
+    t = rhythm_targets(x, "soft_1", power=50, names=[f"linear_{k}" for k in range(x.shape[1])])
     np.testing.assert_allclose(t, PAPER_SOFT_50, atol=1e-9)
     assert 0.992 < min(raw.values()) and max(raw.values()) < 0.9995  # the spec's 0.993-0.9994
 
@@ -408,15 +457,16 @@ def test_blocks_equal_the_numpy_reference_on_ptbxl_features(ptbxl_root, tmp_path
 def test_blocks_keep_full_precision_under_autocast():
     """Mixed precision in the step must not reach the targets: s ** 50 would amplify bfloat16 rounding 50-fold."""
     x = random_features(30, seed=13)
-    plain = targets.rhythm_target_block(x, "soft_1", 50.0)
+    plain = targets.rhythm_target_block(x, "soft_1", 50.0, names=NAMES)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        mixed = targets.rhythm_target_block(x, "soft_1", 50.0)
+        mixed = targets.rhythm_target_block(x, "soft_1", 50.0, names=NAMES)
     assert mixed.dtype == torch.float32
     torch.testing.assert_close(mixed, plain, rtol=0, atol=0)
 
 
 def test_blocks_of_empty_batches_and_memory_of_the_block():
-    empty = targets.beat_target_block(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0, int), "soft_1", 50.0)
+    empty = targets.beat_target_block(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0, int), "soft_1", 50.0,
+                                      names=NAMES[:4])
     assert empty.shape == (0, 0) and empty.dtype == torch.float32
     assert targets.two_view_from_block(empty).shape == (0, 0)
     m = 300  # the block holds M x M float32: a quarter of the (2M, 2M) matrix, in half the bytes per value
@@ -434,6 +484,8 @@ def test_block_bad_inputs_are_named():
         targets.rhythm_target_block(x[0], "soft_1")
     with pytest.raises(ValueError, match="names"):
         targets.rhythm_target_block(x, "soft_2", names=NAMES[:3])
+    with pytest.raises(ValueError, match="8 feature names.*got 15.*RECORD_FEATURES"):
+        targets.rhythm_target_block(x, "soft_1")  # default names are the package's 15 record features
     infinite = x.copy()
     infinite[1, 2] = np.inf
     with pytest.raises(ValueError, match="infinite"):
@@ -447,7 +499,7 @@ def test_block_bad_inputs_are_named():
     with pytest.raises(ValueError, match="scope"):
         targets.beat_target_block(x, np.zeros(4, int), np.zeros(4, int), scope="ecg")
     with pytest.raises(ValueError, match="rows"):
-        targets.rhythm_target_block(x, "soft_1", rows=[0, 1])
+        targets.rhythm_target_block(x, "soft_1", names=NAMES, rows=[0, 1])
     with pytest.raises(ValueError, match="rows"):
         targets.beat_target_block(x, np.zeros(4, int), np.zeros(4, int), rows=slice(0, 4, 2))
     with pytest.raises(ValueError, match="block"):
