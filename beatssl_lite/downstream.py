@@ -83,7 +83,7 @@ def random_encoder(size: str, fs: float, seed: int = 0) -> Encoder:
 
 def load_encoder(source, size: str, fs: float) -> Encoder:
     """An encoder of preset ``size`` at ``fs`` with the weights of ``source``: an ``encoder.pt`` written by
-    pretraining (its recorded size must be ``size``) or a state dict. Weights of another size or rate: ValueError
+    pretraining (its recorded size and rate must be ``size`` and ``fs``) or a state dict. Weights of another size or rate: ValueError
     naming both."""
     if isinstance(source, dict):
         state, origin = source, "state dict"
@@ -94,6 +94,10 @@ def load_encoder(source, size: str, fs: float) -> Encoder:
         origin = str(source)
         if config.size != size:
             raise ValueError(f"{origin}: weights of a {config.size!r} encoder, expected size={size!r}")
+        saved_fs = torch.load(source, map_location="cpu", weights_only=True).get("fs")
+        if saved_fs is not None and float(saved_fs) != float(fs):
+            raise ValueError(f"{origin}: weights of an encoder for {float(saved_fs):g} Hz input, expected fs={fs:g} "
+                             "(resample the ECGs to the encoder's rate instead)")
     encoder = Encoder(size_preset(size), fs)
     expected = encoder.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -201,24 +205,32 @@ def _batches(n: int, batch_size: int, rng: np.random.Generator):
 
 
 @torch.no_grad()
-def _predict(model: nn.Module, signals: np.ndarray, batch_size: int) -> np.ndarray:
+def _predict(model: nn.Module, signals: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:
     model.eval()
-    outputs = [model(torch.from_numpy(signals[i:i + batch_size])) for i in range(0, len(signals), batch_size)]
+    outputs = [model(torch.from_numpy(signals[i:i + batch_size]).to(device)).cpu()
+               for i in range(0, len(signals), batch_size)]
     return torch.cat(outputs).numpy() if outputs else np.zeros((0,), np.float32)
+
+
+def _device(encoder: Encoder, device) -> torch.device:
+    """Where a downstream model trains: ``device``, default the encoder's (the probe's linear layer stays on CPU)."""
+    return torch.device(device) if device is not None else next(encoder.parameters()).device
 
 
 def evaluate_classification(encoder: Encoder, dataset, mode: str = "probe", label_fraction: float = 1.0,
                             seed: int = 0, epochs: int | None = None, batch_size: int = 32, lr: float | None = None,
                             weight_decay: float = 1e-4, n_bootstrap: int = 1000,
-                            allow_synthetic: bool = False) -> dict:
+                            allow_synthetic: bool = False, device=None) -> dict:
     """PTB-XL superdiagnostic classification with a linear probe or full fine-tuning (module docstring).
 
     encoder: pretrained (``load_encoder``) or ``random_encoder``; never modified (fine-tuning trains a copy).
     dataset: PTB-XL (labels, folds) as ``load_dataset('ptbxl')`` gives it. epochs: probe full-batch steps (default
-    300) or fine-tuning epochs (default 20); lr: default 1e-2 (probe) or 1e-3 (fine-tuning).
+    300) or fine-tuning epochs (default 20); lr: default 1e-2 (probe) or 1e-3 (fine-tuning). device: where the
+    fine-tuned copy trains and the encoder encodes (default: the encoder's device), e.g. "cuda".
     Returns {"task": "ptbxl-probe"|"ptbxl-finetune", "seed", "metrics", "protocol", "predictions"}.
     """
     encoder = _check_encoder(encoder)
+    device = _device(encoder, device)
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     task = f"ptbxl-{mode}"
@@ -237,7 +249,8 @@ def evaluate_classification(encoder: Encoder, dataset, mode: str = "probe", labe
         return _at_rate(dataset.signals[index], dataset.fs, encoder.fs)
 
     if mode == "probe":
-        train_emb, val_emb, test_emb = (encoder.encode(signals(i), batch_size=batch_size)
+        on_device = copy.deepcopy(encoder).to(device) if device != next(encoder.parameters()).device else encoder
+        train_emb, val_emb, test_emb = (on_device.encode(signals(i), batch_size=batch_size)
                                         for i in (train_idx, val_idx, test_idx))
         predict = _train_probe(train_emb, labels[train_idx], seed, epochs, lr, weight_decay)
         val_scores, test_scores = predict(val_emb), predict(test_emb)
@@ -245,19 +258,20 @@ def evaluate_classification(encoder: Encoder, dataset, mode: str = "probe", labe
                    f"weight decay {weight_decay:g}, {epochs} full-batch steps, BCE"
     else:
         torch.manual_seed(seed)
-        model = _Classifier(copy.deepcopy(encoder), labels.shape[1])
+        model = _Classifier(copy.deepcopy(encoder), labels.shape[1]).to(device)
         optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-        x_train, y_train = signals(train_idx), torch.from_numpy(labels[train_idx])
+        x_train, y_train = signals(train_idx), torch.from_numpy(labels[train_idx]).to(device)
         rng = _generator(seed, 1)
         for epoch in range(epochs):
             model.train()
             for batch in _batches(len(train_idx), batch_size, rng):
                 optimiser.zero_grad()
-                loss = F.binary_cross_entropy_with_logits(model(torch.from_numpy(x_train[batch])), y_train[batch])
+                logits = model(torch.from_numpy(x_train[batch]).to(device))
+                loss = F.binary_cross_entropy_with_logits(logits, y_train[batch])
                 loss.backward()
                 optimiser.step()
             logger.info("%s seed %d epoch %d/%d: last batch BCE %.4f", task, seed, epoch + 1, epochs, loss.item())
-        val_scores, test_scores = (1 / (1 + np.exp(-_predict(model, signals(i), batch_size)))
+        val_scores, test_scores = (1 / (1 + np.exp(-_predict(model, signals(i), batch_size, device)))
                                    for i in (val_idx, test_idx))
         training = f"encoder + linear head fine-tuned, Adam lr {lr:g}, weight decay {weight_decay:g}, " \
                    f"{epochs} epochs of batches of {batch_size}, BCE"
@@ -350,15 +364,17 @@ class SegmentationModel(nn.Module):
 def evaluate_segmentation(encoder: Encoder, dataset, train_idx=None, test_idx=None, seed: int = 0,
                           epochs: int = 40, batch_size: int = 8, lr: float = 1e-3, weight_decay: float = 1e-4,
                           freeze_encoder: bool = False, window=SEGMENTATION_WINDOW, tolerance_ms: float = 150.0,
-                          split_seed: int = 0, fold: int | None = None, allow_synthetic: bool = False) -> dict:
+                          split_seed: int = 0, fold: int | None = None, allow_synthetic: bool = False,
+                          device=None) -> dict:
     """LUDB segmentation: train the decoder (and a copy of the encoder) on ``train_idx``, score ``test_idx``.
 
     dataset: LUDB (``load_dataset('ludb')``: masks at 500 Hz, 5000 samples). train_idx/test_idx: default
     ``ludb_split(dataset, seed=split_seed)`` (patient-level, 20 % test). Scores: ``metrics.segmentation_scores`` on
     ``window`` and ``metrics.boundary_f1`` within ``tolerance_ms``. Returns {"task": "ludb", "seed", "fold",
-    "metrics", "protocol", "predictions"}.
+    "metrics", "protocol", "predictions"}. device: where the model trains (default: the encoder's device).
     """
     encoder = _check_encoder(encoder)
+    device = _device(encoder, device)
     _check_data(dataset, allow_synthetic, "ludb", ("masks",))
     if (train_idx is None) != (test_idx is None):
         raise ValueError("train_idx, test_idx: give both or neither")
@@ -378,25 +394,25 @@ def evaluate_segmentation(encoder: Encoder, dataset, train_idx=None, test_idx=No
         raise ValueError(f"window: expected 0 <= start < stop <= {n_out}, got {window!r}")
     x = _at_rate(dataset.signals, dataset.fs, encoder.fs)
     torch.manual_seed(seed)
-    model = SegmentationModel(copy.deepcopy(encoder), dataset.fs, n_out)
+    model = SegmentationModel(copy.deepcopy(encoder), dataset.fs, n_out).to(device)
     if freeze_encoder:
         model.encoder.requires_grad_(False)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
                                  weight_decay=weight_decay)
-    targets = torch.from_numpy(masks[train_idx][..., start:stop].astype(np.int64))  # row i: record train_idx[i]
+    targets = torch.from_numpy(masks[train_idx][..., start:stop].astype(np.int64)).to(device)  # row i: train_idx[i]
     rng = _generator(seed, 2)
     for epoch in range(epochs):
         model.train()
         if freeze_encoder:
             model.encoder.eval()
         for batch in _batches(len(train_idx), batch_size, rng):
-            logits = model(torch.from_numpy(x[train_idx[batch]]))[..., start:stop]  # (b, 12, 4, window)
+            logits = model(torch.from_numpy(x[train_idx[batch]]).to(device))[..., start:stop]  # (b, 12, 4, window)
             loss = F.cross_entropy(logits.transpose(1, 2), targets[batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
         logger.info("ludb seed %d epoch %d/%d: last batch cross-entropy %.4f", seed, epoch + 1, epochs, loss.item())
-    predicted = _predict(model, x[test_idx], batch_size).argmax(axis=2).astype(np.int8)  # (n, 12, n_out)
+    predicted = _predict(model, x[test_idx], batch_size, device).argmax(axis=2).astype(np.int8)  # (n, 12, n_out)
     annotated = masks[test_idx]
     sample_scores = segmentation_scores(predicted, annotated, window=window, record_length=n_out,
                                         fs=dataset.fs)

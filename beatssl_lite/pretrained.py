@@ -107,11 +107,7 @@ def load_pretrained(name: str = "beat-ssl", device: str | torch.device = "cpu") 
     if entry.file is None:
         encoder = random_encoder(entry.size, entry.fs, seed=entry.seed)
     else:
-        path = weights_path(name)
-        saved_fs = torch.load(path, map_location="cpu", weights_only=True).get("fs")
-        if saved_fs is not None and float(saved_fs) != entry.fs:
-            raise PretrainedError(f"{path}: weights for {saved_fs:g} Hz, PRETRAINED says {entry.fs:g} Hz")
-        encoder = load_encoder(path, entry.size, entry.fs)
+        encoder = load_encoder(weights_path(name), entry.size, entry.fs)
     return encoder.to(device).eval()
 
 

@@ -342,8 +342,9 @@ def _encoder(config: str, seed: int, out: Path, protocol: Protocol, ptbxl, cache
     return load_encoder(run_dir / ENCODER, protocol.size, ptbxl.fs), record
 
 
-def _evaluate(task: str, config: str, encoder, seed: int, protocol: Protocol, ptbxl, ludb, allow_synthetic):
-    """(result, fold results or None) of one unit through ``downstream``."""
+def _evaluate(task: str, config: str, encoder, seed: int, protocol: Protocol, ptbxl, ludb, allow_synthetic,
+              device="cpu"):
+    """(result, fold results or None) of one unit through ``downstream``, trained on ``device``."""
     from .downstream import evaluate_classification, evaluate_segmentation, segmentation_kfold
 
     if task.startswith("ptbxl"):
@@ -351,9 +352,9 @@ def _evaluate(task: str, config: str, encoder, seed: int, protocol: Protocol, pt
         epochs = protocol.probe_epochs if mode == "probe" else protocol.finetune_epochs
         return evaluate_classification(encoder, ptbxl, mode=mode, label_fraction=protocol.label_fraction,
                                        seed=seed, epochs=epochs, n_bootstrap=protocol.n_bootstrap,
-                                       allow_synthetic=allow_synthetic), None
+                                       allow_synthetic=allow_synthetic, device=device), None
     options = dict(seed=seed, epochs=protocol.ludb_epochs, freeze_encoder=config == "random-init",
-                   allow_synthetic=allow_synthetic)
+                   allow_synthetic=allow_synthetic, device=device)
     if protocol.ludb_folds == 1:
         return evaluate_segmentation(encoder, ludb, **options), None
     folds = segmentation_kfold(encoder, ludb, k=protocol.ludb_folds, **options)
@@ -464,7 +465,8 @@ def reproduce(out, data, size: str = "cpu", seeds=3, rows=None, tasks=None, prot
         encoder, pretraining = _encoder(config, seed, out, protocol, ptbxl, cache_dir, resolved_device, progress)
         for task in pending:
             started = time.perf_counter()
-            result, folds = _evaluate(task, config, encoder, seed, protocol, ptbxl, ludb, allow_synthetic)
+            result, folds = _evaluate(task, config, encoder, seed, protocol, ptbxl, ludb, allow_synthetic,
+                                      resolved_device)
             unit = _write_unit(out, config, seed, task, result, folds, pretraining, protocol, run,
                                time.perf_counter() - started)
             logger.info("reproduce: %s seed %d %s: %s (%.0f s)", config, seed, task,

@@ -179,3 +179,34 @@ def test_weights_of_another_size_or_rate_are_refused(tmp_path):
     with pytest.raises(ValueError, match="weights of a 'cpu' encoder, expected size='tiny'"):
         load_encoder(path, "tiny", 100.0)
     assert load_encoder(path, "cpu", 100.0).config.width == 64
+    # a rate whose kernels happen to have the same lengths is caught by the rate the file records
+    same_shapes = save_encoder(tmp_path / "at110.pt", random_encoder("cpu", 110.0), preset("row9", size="cpu"), step=1)
+    assert all(a.shape == b.shape for a, b in zip(random_encoder("cpu", 110.0).state_dict().values(),
+                                                  random_encoder("cpu", 100.0).state_dict().values()))
+    with pytest.raises(ValueError, match="for 110 Hz input, expected fs=100"):
+        load_encoder(same_shapes, "cpu", 100.0)
+
+
+devices = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+@pytest.mark.parametrize("device", devices)
+def test_both_tasks_train_on_the_device_asked_and_return_numpy(separable, tiny_ludb, device):
+    """The default (the encoder's device, CPU here) and an explicit device give the same result: on CPU bit for
+    bit; on CUDA to float tolerance (other kernels). The caller's encoder stays where it was."""
+    encoder = random_encoder("tiny", 100.0, seed=1)
+    options = dict(mode="finetune", label_fraction=0.25, epochs=1, seed=3, n_bootstrap=0)
+    default = evaluate_classification(encoder, separable, **options)
+    moved = evaluate_classification(encoder, separable, device=device, **options)
+    probe = evaluate_classification(encoder, separable, mode="probe", epochs=5, n_bootstrap=0, device=device)
+    segmentation = [evaluate_segmentation(encoder, tiny_ludb, train_idx=[0, 1, 2, 3], test_idx=[4, 5], epochs=1,
+                                          seed=2, allow_synthetic=True, device=option) for option in (None, device)]
+    assert next(encoder.parameters()).device.type == "cpu"
+    assert isinstance(moved["predictions"]["scores"], np.ndarray) and isinstance(probe["predictions"]["scores"],
+                                                                                 np.ndarray)
+    if device == "cpu":
+        np.testing.assert_array_equal(default["predictions"]["scores"], moved["predictions"]["scores"])
+        np.testing.assert_array_equal(*(run["predictions"]["masks"] for run in segmentation))
+    else:
+        np.testing.assert_allclose(default["predictions"]["scores"], moved["predictions"]["scores"], atol=1e-3)
+        assert (segmentation[0]["predictions"]["masks"] == segmentation[1]["predictions"]["masks"]).mean() > 0.99
