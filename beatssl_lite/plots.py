@@ -171,13 +171,13 @@ def plot_ecg_paper(
 
     if masks is not None:
         handles = [Patch(color=WAVE_COLOURS[w], alpha=0.6, label=w) for w in WAVES[1:]]
-        ax.legend(handles=handles, loc="upper right", bbox_to_anchor=(1.0, 0.0), ncol=3, fontsize=8, frameon=False)
+        ax.legend(handles=handles, loc="upper right", bbox_to_anchor=(1.0, 0.0), ncol=3, fontsize=9, frameon=False)
     ax.set_xlim(0, width_mm)
     ax.set_ylim(0, height_mm)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel(f"{PAPER_SPEED_MM_PER_S:g} mm/s, {GAIN_MM_PER_MV:g} mm/mV, {fs:g} Hz", fontsize=8, loc="left")
+    ax.set_xlabel(f"{PAPER_SPEED_MM_PER_S:g} mm/s, {GAIN_MM_PER_MV:g} mm/mV, {fs:g} Hz", fontsize=9, loc="left")
     if title:
         ax.set_title(title, fontsize=10, loc="left")
     if own_figure:
@@ -365,12 +365,22 @@ def plot_vcg_loops(vcg, fs: float, masks=None, lead_vectors=None, lead_names=LEA
                           line=dict(color="#444444", width=3), hoverinfo="skip")
         fig.add_scatter3d(x=tips[:, 0], y=tips[:, 1], z=tips[:, 2], mode="text", text=list(lead_names),
                           name="lead names", showlegend=False, textfont=dict(size=11), hoverinfo="skip")
+    # Fixed ranges over the loops and the lead vectors' tips (with room for their names), drawn to scale (equal mV
+    # per unit on the three axes) inside a box whose longest side is 1, so the camera below sees all of it.
+    points = vcg if lead_vectors is None else np.concatenate([vcg, tips.T], axis=1)
+    low, high = np.nanmin(points, axis=1), np.nanmax(points, axis=1)
+    pad = 0.12 * float(np.max(high - low)) + 1e-6
+    low, high = low - pad, high + pad
+    ratio = (high - low) / np.max(high - low)
+    scene = dict(aspectmode="manual", aspectratio=dict(x=ratio[0], y=ratio[1], z=ratio[2]),
+                 camera=dict(up=dict(x=0, y=-1, z=0), eye=dict(x=0.35, y=-0.45, z=-2.1)))
+    for k, name in enumerate(("X left", "Y feet", "Z back")):
+        scene[f"{'xyz'[k]}axis"] = dict(title=f"{name} (mV)", range=[float(low[k]), float(high[k])], autorange=False)
     fig.update_layout(
         title=title,
-        height=560,
-        margin=dict(l=0, r=0, t=40 if title else 10, b=0),
-        scene=dict(xaxis_title="X left (mV)", yaxis_title="Y feet (mV)", zaxis_title="Z back (mV)",
-                   aspectmode="data", camera=dict(up=dict(x=0, y=-1, z=0), eye=dict(x=0.3, y=-0.4, z=-2.0))),
+        height=600,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        scene=scene,
         legend=dict(itemsizing="constant"),
     )
     return fig
@@ -394,7 +404,7 @@ def plot_vcg_planes(vcgs: dict, masks=None, title: str | None = None):
         raise ValueError("vcgs: expected at least one {title: (3, n_samples)} entry")
     vcgs = {name: _check_vcg(array) for name, array in vcgs.items()}
     extent = 1.05 * max(np.abs(array).max() for array in vcgs.values())
-    fig = Figure(figsize=(9.0, 3.0 * len(vcgs)), layout="constrained")
+    fig = Figure(figsize=(8.0, 2.9 * len(vcgs) + 0.3), layout="constrained")  # the page's width: text not shrunk
     axes = fig.subplots(len(vcgs), 3, squeeze=False)
     for row, (name, array) in zip(axes, vcgs.items()):
         codes = None if masks is None else _wave_codes(masks, array.shape[1])
@@ -408,14 +418,14 @@ def plot_vcg_planes(vcgs: dict, masks=None, title: str | None = None):
             ax.set_xlim(-extent, extent)
             ax.set_ylim(extent, -extent)  # +Y and +Z down
             ax.set_aspect("equal")
-            ax.set_xlabel(f"{'XYZ'[h]} (mV)", fontsize=8)
-            ax.set_ylabel(f"{'XYZ'[v]} (mV), down", fontsize=8)
-            ax.set_title(f"{name}: {plane}", fontsize=9)
-            ax.tick_params(labelsize=7)
+            ax.set_xlabel(f"{'XYZ'[h]} (mV)", fontsize=10)
+            ax.set_ylabel(f"{'XYZ'[v]} (mV), down", fontsize=10)
+            ax.set_title(f"{name}: {plane}", fontsize=10)
+            ax.tick_params(labelsize=9)
     if masks is not None:
-        axes[0, -1].legend(fontsize=7, loc="lower right")
+        axes[0, -1].legend(fontsize=9, loc="lower right")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
@@ -438,31 +448,39 @@ def plot_leads_overlay(signals: dict, fs: float, leads=("I", "II", "V1", "V5"), 
     rows = [LEADS.index(normalize_lead_name(lead)) for lead in leads]
     window = slice(int(round(start_s * fs)), n if stop_s is None else int(round(stop_s * fs)))
     time_s = np.arange(n)[window] / fs
-    fig = Figure(figsize=(9.0, 1.5 * len(rows) + 0.6), layout="constrained")
+    fig = Figure(figsize=(8.0, 1.4 * len(rows) + 1.0), layout="constrained")  # the page's width: text not shrunk
     axes = np.atleast_1d(fig.subplots(len(rows), 1, sharex=True))
     for ax, row in zip(axes, rows):
         for k, (label, array) in enumerate(signals.items()):
             style = dict(color="#9a9a9a", lw=2.2) if k == 0 else dict(lw=0.9)
             ax.plot(time_s, array[row, window], label=label, **style)
-        ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7, ncol=len(signals), loc="upper right")
-    axes[-1].set_xlabel("time (s)", fontsize=8)
+        ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=10)
+        ax.tick_params(labelsize=9)
+    # The legend under the panels, where it covers no trace.
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(signals), fontsize=10,
+               frameon=False)
+    axes[-1].set_xlabel("time (s)", fontsize=10)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
 def plot_augmentations(original, views, fs: float, titles=None, masks=None, leads=("I", "II", "V2", "V5"),
-                       start_s: float = 0.0, stop_s: float | None = None, title: str | None = None):
-    """The same ECG and several augmented views side by side; return the matplotlib figure.
+                       start_s: float = 0.0, stop_s: float | None = None, title: str | None = None,
+                       layout: str = "columns", ncols: int = 2):
+    """The same ECG and several augmented views; return the matplotlib figure.
 
     original: (12, n_samples); views: (n_views, 12, n_samples), both in ``LEADS`` order.
-    titles: one column title per view (e.g. its angles and scales). masks: optional (n_views, 12, n_samples)
-    booleans, True where a view was masked, shaded grey. Rows are ``leads``; each view is drawn over the original
-    (light grey), all rows of a lead on one scale.
+    titles: one title per view (e.g. its angles and scales). masks: optional (n_views, 12, n_samples)
+    booleans, True where a view was masked, shaded grey. Each view is drawn (blue) over the original (light grey),
+    one row per lead of ``leads``, all rows of a lead on one scale.
+    layout: 'columns' (one column for the original, then one per view, side by side: compact, for 2-3 views) or
+        'grid' (one panel per view, ``ncols`` panels to a row, each panel one row per lead: readable at a page's
+        width for any number of views; the original is the grey trace behind every view).
     """
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     original = np.asarray(original, dtype=float)
     views = np.asarray(views, dtype=float)
@@ -473,31 +491,65 @@ def plot_augmentations(original, views, fs: float, titles=None, masks=None, lead
         raise ValueError(f"masks: expected the views' shape {views.shape}, got {np.shape(masks)}")
     if titles is not None and len(titles) != len(views):
         raise ValueError(f"titles: expected {len(views)} titles, one per view, got {len(titles)}")
+    if layout not in ("columns", "grid"):
+        raise ValueError(f"layout: expected 'columns' or 'grid', got {layout!r}")
+    if int(ncols) < 1:
+        raise ValueError(f"ncols: expected a positive number of panels per row, got {ncols!r}")
     n = original.shape[1]
     rows = [LEADS.index(normalize_lead_name(lead)) for lead in leads]
     window = slice(int(round(start_s * fs)), n if stop_s is None else int(round(stop_s * fs)))
     time_s = np.arange(n)[window] / fs
-    fig = Figure(figsize=(2.6 * (len(views) + 1), 1.3 * len(rows) + 0.9), layout="constrained")
-    axes = fig.subplots(len(rows), len(views) + 1, sharex=True, sharey="row", squeeze=False)
-    for r, row in enumerate(rows):
-        axes[r, 0].plot(time_s, original[row, window], color="k", lw=0.8)
-        axes[r, 0].set_ylabel(f"{LEADS[row]} (mV)", fontsize=8)
-        for v, view in enumerate(views):
-            ax = axes[r, v + 1]
-            ax.plot(time_s, original[row, window], color="#c8c8c8", lw=0.8)
-            ax.plot(time_s, view[row, window], color="#1f77b4", lw=0.8)
-            if masks is not None:
-                for a, b in _runs(np.asarray(masks[v, row, window], dtype=bool)):
-                    ax.axvspan(time_s[a], time_s[b - 1], color="#000000", alpha=0.08, lw=0)
-    for ax in axes.ravel():
-        ax.tick_params(labelsize=7)
-    axes[0, 0].set_title("original", fontsize=8)
-    for v in range(len(views)):
-        axes[0, v + 1].set_title(titles[v] if titles is not None else f"view {v + 1}", fontsize=8)
-    for ax in axes[-1]:
-        ax.set_xlabel("time (s)", fontsize=8)
+    # One y range per lead over the original and every view, so that a lead compares across panels.
+    span = {row: (min(original[row, window].min(), views[:, row, window].min()),
+                  max(original[row, window].max(), views[:, row, window].max())) for row in rows}
+    limits = {row: (lo - 0.05 * (hi - lo + 1e-9), hi + 0.05 * (hi - lo + 1e-9)) for row, (lo, hi) in span.items()}
+
+    def draw_view(ax, v, row):
+        ax.plot(time_s, original[row, window], color="#c8c8c8", lw=0.9)
+        ax.plot(time_s, views[v, row, window], color="#1f77b4", lw=0.9)
+        if masks is not None:
+            for a, b in _runs(np.asarray(masks[v, row, window], dtype=bool)):
+                ax.axvspan(time_s[a], time_s[b - 1], color="#000000", alpha=0.08, lw=0)
+        ax.set_ylim(*limits[row])
+
+    if layout == "columns":
+        width = min(2.6 * (len(views) + 1), 10.0)
+        fig = Figure(figsize=(width, 1.3 * len(rows) + 1.0), layout="constrained")
+        axes = fig.subplots(len(rows), len(views) + 1, sharex=True, sharey="row", squeeze=False)
+        for r, row in enumerate(rows):
+            axes[r, 0].plot(time_s, original[row, window], color="k", lw=0.8)
+            axes[r, 0].set_ylabel(f"{LEADS[row]} (mV)", fontsize=9)
+            for v in range(len(views)):
+                draw_view(axes[r, v + 1], v, row)
+        for ax in axes.ravel():
+            ax.tick_params(labelsize=8)
+        axes[0, 0].set_title("original", fontsize=9)
+        for v in range(len(views)):
+            axes[0, v + 1].set_title(titles[v] if titles is not None else f"view {v + 1}", fontsize=9)
+        for ax in axes[-1]:
+            ax.set_xlabel("time (s)", fontsize=9)
+    else:
+        ncols = min(int(ncols), len(views))
+        nrows = -(-len(views) // ncols)
+        fig = Figure(figsize=(4.0 * ncols, (0.95 * len(rows) + 0.9) * nrows + 0.5), layout="constrained")
+        panels = np.atleast_1d(fig.subfigures(nrows, ncols, squeeze=False).ravel())
+        for v, panel in enumerate(panels):
+            if v >= len(views):
+                continue
+            axes = np.atleast_1d(panel.subplots(len(rows), 1, sharex=True))
+            for ax, row in zip(axes, rows):
+                draw_view(ax, v, row)
+                ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=10)
+                ax.tick_params(labelsize=9)
+            axes[-1].set_xlabel("time (s)", fontsize=10)
+            panel.suptitle(titles[v] if titles is not None else f"view {v + 1}", fontsize=10)
+        handles = [Line2D([], [], color="#c8c8c8", lw=2, label="original"),
+                   Line2D([], [], color="#1f77b4", lw=2, label="view")]
+        if masks is not None:
+            handles.append(Patch(color="#000000", alpha=0.15, label="masked (set to 0)"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=10, frameon=False)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
@@ -540,7 +592,11 @@ def plot_rotation_slider(ecg12, fs: float, axis: str = "z", angles_deg=tuple(ran
                         line=dict(color="#b0b0b0", width=3), showlegend=r == 1, legendgroup="recorded")
         fig.add_scatter(x=time_s, y=np.round(views[start, row, window], 4), row=r, col=1, name="rotated",
                         line=dict(color="#1f77b4", width=1.5), showlegend=r == 1, legendgroup="rotated")
-        fig.update_yaxes(title_text=f"{LEADS[row]} (mV)", row=r, col=1)
+        # A fixed range over the recording and every frame: no frame is clipped, and the axes do not jump.
+        shown = np.concatenate([views[:, row, window].ravel(), ecg12[row, window].numpy()])
+        low, high = float(shown.min()), float(shown.max())
+        pad = 0.06 * (high - low) + 1e-6
+        fig.update_yaxes(title_text=f"{LEADS[row]} (mV)", range=[low - pad, high + pad], autorange=False, row=r, col=1)
     rotated = [2 * r + 1 for r in range(len(rows))]
     fig.frames = [
         go.Frame(name=f"{angle:g}", traces=rotated,

@@ -153,6 +153,96 @@ def test_label_distribution_bad_input():
         plot_label_distribution(np.zeros((10, 2)), ["a", "b"], folds=np.ones(9))
 
 
+def _readable_at_page_width(fig, max_width_in=8.5, min_points=9):
+    """The figure fits the book's column (~750 px at 100 dpi, so text is not shrunk much) and no text is small."""
+    assert fig.get_size_inches()[0] <= max_width_in
+    sizes = [text.get_fontsize() for text in fig.findobj(matplotlib.text.Text) if text.get_text().strip()]
+    assert sizes and min(sizes) >= min_points
+
+
+def _synthetic_views(n_views=4):
+    from beatssl_lite import augment, make_synthetic_record
+
+    record = make_synthetic_record(seed=3)
+    views, params = augment.three_kg(np.repeat(record.signal[None], n_views, axis=0), generator=0)
+    n = record.signal.shape[-1]
+    masks = augment.time_mask(n, params["mask_start"], augment.mask_length(n, 0.5)).numpy()
+    return record, np.asarray(views), masks
+
+
+def test_augmentations_grid_draws_each_view_over_the_original_readably():
+    from beatssl_lite.plots import plot_augmentations
+
+    record, views, masks = _synthetic_views()
+    leads = ("I", "II", "V2")
+    stop = int(5.0 * record.fs)
+    fig = plot_augmentations(record.signal, views, record.fs, masks=masks, leads=leads, stop_s=5.0, layout="grid")
+    _readable_at_page_width(fig)
+    axes = fig.get_axes()  # one panel per view, one row per lead in each
+    assert len(axes) == len(views) * len(leads)
+    for k, ax in enumerate(axes):
+        view, row = divmod(k, len(leads))
+        lead = LEADS.index(leads[row])
+        original, drawn = ax.get_lines()
+        np.testing.assert_allclose(original.get_ydata(), record.signal[lead, :stop])
+        np.testing.assert_allclose(drawn.get_ydata(), views[view, lead, :stop])
+        low, high = ax.get_ylim()  # nothing clipped: both traces inside the axes
+        assert low <= min(original.get_ydata().min(), drawn.get_ydata().min())
+        assert high >= max(original.get_ydata().max(), drawn.get_ydata().max())
+        starts = np.diff(np.concatenate([[0], masks[view, lead, :stop].astype(int), [0]])) == 1
+        assert len(ax.patches) == starts.sum()  # one shaded span per masked block
+    columns = plot_augmentations(record.signal, views[:2], record.fs, leads=leads)  # the compact layout is kept
+    assert len(columns.get_axes()) == len(leads) * 3
+    with pytest.raises(ValueError, match="layout"):
+        plot_augmentations(record.signal, views, record.fs, layout="rows")
+
+
+def test_rotation_slider_y_ranges_hold_every_frame():
+    from beatssl_lite.plots import plot_rotation_slider
+
+    record, _, _ = _synthetic_views(1)
+    leads = ("I", "II", "aVF", "V2")
+    fig = plot_rotation_slider(record.signal, record.fs, axis="z", angles_deg=[-45, 0, 45], leads=leads, stop_s=2.5)
+    for r, lead in enumerate(leads, start=1):
+        low, high = fig.layout[f"yaxis{'' if r == 1 else r}"].range
+        recorded = np.asarray(fig.data[2 * (r - 1)].y)
+        frames = [np.asarray(frame.data[r - 1].y) for frame in fig.frames]
+        for y in [recorded, *frames]:
+            assert low <= y.min() and y.max() <= high, lead
+    # The ranges matter: at +-45 deg some lead leaves the range of the unrotated trace it starts from.
+    assert any(np.ptp(np.asarray(frame.data[r].y)) > 1.05 * np.ptp(np.asarray(fig.data[2 * r + 1].y))
+               for frame in fig.frames for r in range(len(leads)))
+
+
+def test_vcg_loops_axes_hold_the_loops_and_the_lead_vectors_to_scale():
+    from beatssl_lite import vcg
+    from beatssl_lite.plots import plot_vcg_loops
+
+    record, _, _ = _synthetic_views(1)
+    dipole = vcg.ecg_to_vcg(record.signal.astype(float))
+    dipole[0] *= 3.0  # a loop much wider than deep: the case that used to leave the X axis outside the view
+    fig = plot_vcg_loops(dipole, record.fs, masks=record.masks, lead_vectors=vcg.lead_vectors())
+    scene = fig.layout.scene
+    ranges = np.array([scene.xaxis.range, scene.yaxis.range, scene.zaxis.range])
+    for trace in fig.data:
+        xyz = np.array([trace.x, trace.y, trace.z], dtype=float)
+        assert np.all((np.nan_to_num(xyz, nan=0.0).T >= ranges[:, 0]) & (np.nan_to_num(xyz, nan=0.0).T <= ranges[:, 1]))
+    ratio = np.array([scene.aspectratio.x, scene.aspectratio.y, scene.aspectratio.z])
+    spans = ranges[:, 1] - ranges[:, 0]
+    assert scene.aspectmode == "manual" and ratio.max() == pytest.approx(1.0)  # the box fits the default view
+    np.testing.assert_allclose(ratio / spans, ratio[0] / spans[0])  # one mV is one length on every axis
+
+
+def test_overlay_and_planes_are_readable_at_page_width():
+    from beatssl_lite import vcg
+    from beatssl_lite.plots import plot_leads_overlay, plot_vcg_planes
+
+    record, _, _ = _synthetic_views(1)
+    ecg = record.signal.astype(float)
+    _readable_at_page_width(plot_leads_overlay({"a": ecg, "b": 0.5 * ecg}, record.fs, title="t"))
+    _readable_at_page_width(plot_vcg_planes({"Kors": vcg.ecg_to_vcg(ecg, "kors")}, masks=record.masks, title="t"))
+
+
 def test_use_plotly_html_picks_an_html_renderer(monkeypatch):
     import plotly.graph_objects as go
     import plotly.io as pio
