@@ -844,3 +844,197 @@ def plot_embeddings_2d(embeddings: dict, labels, class_names, title: str | None 
         fig.suptitle(title, fontsize=10)
     plt.close(fig)
     return fig
+
+
+# --- downstream tasks: ROC curves, label fractions, segmentation masks (chapters 8 and 9) ---------------------------
+
+def roc_points(y_true, y_score) -> tuple:
+    """(false positive rates, true positive rates) of one class's ROC curve, from (0, 0) to (1, 1).
+
+    One point per distinct score, thresholds from the highest score down; records with tied scores enter together
+    (one diagonal step), so the trapezoid area under the points is the AUROC with ties counted one half.
+    y_true: (n,) 0/1; y_score: (n,) real scores. A class without positives or without negatives has no ROC curve:
+    ValueError.
+    """
+    truth = np.asarray(y_true)
+    score = np.asarray(y_score, dtype=np.float64)
+    if truth.ndim != 1 or score.shape != truth.shape:
+        raise ValueError(f"y_true, y_score: expected two 1-D arrays of one length, got {truth.shape} and {score.shape}")
+    if not np.isin(truth, (0, 1)).all():
+        raise ValueError("y_true: expected labels 0 and 1")
+    if not np.isfinite(score).all():
+        raise ValueError("y_score: expected finite numbers")
+    truth = truth.astype(bool)
+    n_pos = int(truth.sum())
+    n_neg = len(truth) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"y_true: {n_pos} positives and {n_neg} negatives: a ROC curve needs both")
+    order = np.argsort(-score, kind="stable")
+    last_of_run = np.flatnonzero(np.r_[np.diff(score[order]) != 0, True])
+    tp = np.cumsum(truth[order])[last_of_run]
+    fp = last_of_run + 1 - tp
+    return np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos]
+
+
+def plot_roc_curves(y_true, y_scores, class_names=None, title: str | None = None):
+    """ROC curve of every class, one panel per class; several models share each panel.
+
+    y_true: (n, k) multi-hot; y_scores: (n, k) scores of one model, or {model label: (n, k)} for several, all on
+    the same n records. class_names: k names (default ``SUPERCLASSES`` for k = 5). Each legend entry gives the
+    area under the drawn curve (``roc_points``, trapezoids); a class without positives or negatives in ``y_true``
+    has no curve and its panel says so. Returns the figure (closed: show it as a cell's last value).
+    """
+    import matplotlib.pyplot as plt
+
+    from .vocabulary import SUPERCLASSES
+
+    truth = np.asarray(y_true)
+    if truth.ndim != 2:
+        raise ValueError(f"y_true: expected (n_records, n_classes) multi-hot labels, got shape {truth.shape}")
+    runs = dict(y_scores) if isinstance(y_scores, dict) else {"": y_scores}
+    if not runs:
+        raise ValueError("y_scores: expected an (n, k) array or at least one {label: (n, k) array} entry")
+    runs = {label: np.asarray(scores, dtype=np.float64) for label, scores in runs.items()}
+    for label, scores in runs.items():
+        if scores.shape != truth.shape:
+            raise ValueError(f"y_scores{f'[{label!r}]' if label else ''}: expected the shape of y_true "
+                             f"{truth.shape}, got {scores.shape}")
+    if class_names is None:
+        class_names = SUPERCLASSES if truth.shape[1] == len(SUPERCLASSES) else [f"class {k}"
+                                                                                for k in range(truth.shape[1])]
+    class_names = [str(name) for name in class_names]
+    if len(class_names) != truth.shape[1]:
+        raise ValueError(f"class_names: expected {truth.shape[1]} names, got {len(class_names)}")
+    k = len(class_names)
+    fig, axes = plt.subplots(1, k, figsize=(2.6 * k + 0.4, 3.0), layout="constrained", sharey=True)
+    axes = np.atleast_1d(axes)
+    for c, (ax, name) in enumerate(zip(axes, class_names)):
+        n_pos = int(truth[:, c].sum())
+        ax.plot([0, 1], [0, 1], color="#b0b0b0", lw=0.8, ls=":")
+        if n_pos in (0, len(truth)):
+            ax.text(0.5, 0.5, f"no ROC curve:\n{n_pos} of {len(truth)}\nrecords positive", ha="center",
+                    va="center", fontsize=8)
+        else:
+            for m, (label, scores) in enumerate(runs.items()):
+                fpr, tpr = roc_points(truth[:, c], scores[:, c])
+                area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+                ax.plot(fpr, tpr, color=f"C{m}", lw=1.3, label=f"{label} {area:.3f}".strip())
+            ax.legend(fontsize=7, loc="lower right", title="AUROC", title_fontsize=7)
+        ax.set_title(f"{name} ({n_pos} positive)", fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_aspect("equal")
+        ax.set_xlabel("false positive rate", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("true positive rate", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    plt.close(fig)
+    return fig
+
+
+def plot_label_fraction_curve(scores: dict, metric: str = "macro AUROC", n_train: dict | None = None,
+                              title: str | None = None):
+    """A downstream score against the fraction of training labels used, one line per model.
+
+    scores: {model label: {fraction: value}} with fractions in (0, 1]; a value may be a (value, low, high) triple,
+    drawn with its interval as an error bar; NaN values are left out. n_train: optional {fraction: number of
+    training records}, written under the fraction on the x axis. The x axis is logarithmic, in per cent.
+    """
+    import matplotlib.pyplot as plt
+
+    if not scores or any(not points for points in scores.values()):
+        raise ValueError("scores: expected at least one {model label: {fraction: value}} entry with points")
+    fig, ax = plt.subplots(figsize=(5.2, 3.4), layout="constrained")
+    fractions = set()
+    for m, (label, points) in enumerate(scores.items()):
+        rows = []
+        for fraction, value in sorted(points.items()):
+            if not (isinstance(fraction, (int, float, np.floating)) and 0 < fraction <= 1):
+                raise ValueError(f"scores[{label!r}]: expected fractions in (0, 1], got {fraction!r}")
+            low = high = None
+            if isinstance(value, (tuple, list)):
+                if len(value) != 3:
+                    raise ValueError(f"scores[{label!r}][{fraction}]: expected a value or (value, low, high)")
+                value, low, high = value
+            if value is None or not np.isfinite(value):
+                continue
+            rows.append((100.0 * fraction, float(value), low, high))
+            fractions.add(float(fraction))
+        if not rows:
+            continue
+        x, y = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+        ax.plot(x, y, marker="o", color=f"C{m}", lw=1.4, label=label)
+        with_interval = [r for r in rows if r[2] is not None and r[3] is not None]
+        if with_interval:
+            xe = np.array([r[0] for r in with_interval])
+            ye = np.array([r[1] for r in with_interval])
+            error = np.array([[r[1] - r[2] for r in with_interval], [r[3] - r[1] for r in with_interval]])
+            ax.errorbar(xe, ye, yerr=error, fmt="none", ecolor=f"C{m}", elinewidth=0.9, capsize=3)
+    ticks = sorted(fractions)
+    ax.set_xscale("log")
+    ax.set_xticks([100.0 * f for f in ticks])
+    ax.set_xticklabels([f"{100 * f:g} %" + (f"\n{n_train[f]} records" if n_train and f in n_train else "")
+                        for f in ticks], fontsize=8)
+    ax.minorticks_off()
+    ax.set_xlabel("labelled training records used", fontsize=8)
+    ax.set_ylabel(metric, fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    plt.close(fig)
+    return fig
+
+
+def plot_segmentation(signal, fs: float, predicted, annotated, leads=("II", "V1", "V5"), window=None,
+                      start_s: float = 0.0, stop_s: float | None = None, title: str | None = None):
+    """Annotated (top) and predicted (bottom) wave masks of one record on ECG paper, a few leads each.
+
+    signal: (12, n_samples) in ``LEADS`` order, mV; predicted, annotated: (12, n_samples) wave codes (0 none, 1 P,
+    2 QRS, 3 T) at ``fs``. window: optional (start, stop) samples of the scored stretch (the paper's 500-4500 on
+    LUDB); outside it the paper is greyed. start_s, stop_s: the stretch drawn (default the whole record); the
+    paper's time axis starts at ``start_s``. Each panel is ``plot_ecg_paper(..., layout='12x1')`` of ``leads``.
+    """
+    import matplotlib.pyplot as plt
+
+    signal = np.asarray(signal, dtype=float)
+    if signal.ndim != 2 or signal.shape[0] != len(LEADS):
+        raise ValueError(f"signal: expected (12, n_samples) in LEADS order, got {signal.shape}")
+    n = signal.shape[1]
+    masks = {}
+    for name, mask in (("annotated", annotated), ("predicted", predicted)):
+        mask = np.asarray(mask)
+        if mask.shape != signal.shape:
+            raise ValueError(f"{name}: expected the signal's shape {signal.shape}, got {mask.shape}")
+        masks[name] = mask
+    if window is not None:
+        start, stop = (int(v) for v in window)
+        if not 0 <= start < stop <= n:
+            raise ValueError(f"window: expected 0 <= start < stop <= {n}, got {window!r}")
+    lo = int(round(start_s * fs))
+    hi = n if stop_s is None else int(round(stop_s * fs))
+    if not 0 <= lo < hi - 1 < n:
+        raise ValueError(f"start_s, stop_s: expected 0 <= start_s < stop_s <= {n / fs:g} s, got {start_s!r}, {stop_s!r}")
+    signal = signal[:, lo:hi]
+    masks = {name: mask[:, lo:hi] for name, mask in masks.items()}
+    if window is not None:
+        start, stop = min(max(start - lo, 0), hi - lo), min(max(stop - lo, 0), hi - lo)
+    n = hi - lo
+    rows = _lead_rows(leads)
+    names = [LEADS[row] for row in rows]
+    width_mm = float(np.ceil(_CAL_MM + PAPER_SPEED_MM_PER_S * (n - 1) / fs + 2.0))
+    panel_height_in = _FIG_WIDTH_IN * 25.0 * len(rows) / width_mm
+    fig, axes = plt.subplots(2, 1, figsize=(_FIG_WIDTH_IN, 2 * panel_height_in + 1.0), layout="constrained")
+    for ax, (name, mask) in zip(axes, masks.items()):
+        plot_ecg_paper(signal[rows], fs, leads=names, masks=mask[rows], layout="12x1", title=name, ax=ax)
+        if window is not None:
+            for a, b in ((0, start), (stop, n)):
+                if b > a:
+                    ax.axvspan(_CAL_MM + PAPER_SPEED_MM_PER_S * a / fs, _CAL_MM + PAPER_SPEED_MM_PER_S * b / fs,
+                               color="#707070", alpha=0.25, lw=0, zorder=2)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    plt.close(fig)
+    return fig

@@ -260,3 +260,145 @@ def test_use_plotly_html_picks_an_html_renderer(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", object())
     use_plotly_html()
     assert pio.renderers.default == "colab"
+
+
+# --- downstream figures: ROC curves, label-fraction curve, segmentation masks ---------------------------------------
+
+def test_roc_points_match_sklearn_with_ties():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from beatssl_lite.plots import roc_points
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        n = int(rng.integers(5, 60))
+        truth = rng.random(n) < 0.4
+        truth[:2] = [True, False]
+        scores = np.round(rng.random(n), 1)  # many ties
+        fpr, tpr = roc_points(truth, scores)
+        ref_fpr, ref_tpr, _ = sklearn_metrics.roc_curve(truth, scores, drop_intermediate=False)
+        np.testing.assert_allclose(fpr, ref_fpr)
+        np.testing.assert_allclose(tpr, ref_tpr)
+        area = np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)
+        assert area == pytest.approx(sklearn_metrics.roc_auc_score(truth, scores))
+
+
+def test_roc_points_bad_input():
+    from beatssl_lite.plots import roc_points
+
+    with pytest.raises(ValueError, match="needs both"):
+        roc_points([1, 1, 1], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="y_true, y_score"):
+        roc_points([1, 0], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="y_score"):
+        roc_points([1, 0], [0.1, np.nan])
+
+
+def test_roc_curves_draw_each_class_and_name_its_auroc():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from beatssl_lite.plots import plot_roc_curves
+
+    rng = np.random.default_rng(2)
+    truth = (rng.random((80, 5)) < 0.3).astype(int)
+    truth[:, 4] = 0  # HYP absent: no curve
+    scores = {"model a": rng.random((80, 5)), "model b": rng.random((80, 5)) + 0.5 * truth}
+    fig = plot_roc_curves(truth, scores)
+    assert fig.number not in plt.get_fignums()
+    axes = fig.axes
+    assert [ax.get_title().split()[0] for ax in axes] == ["NORM", "MI", "STTC", "CD", "HYP"]
+    for k, ax in enumerate(axes[:4]):
+        curves = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+        assert len(curves) == 2
+        legend = [text.get_text() for text in ax.get_legend().get_texts()]
+        for line, (label, score), entry in zip(curves, scores.items(), legend):
+            expected = sklearn_metrics.roc_auc_score(truth[:, k], score[:, k])
+            assert entry == f"{label} {expected:.3f}"
+            fpr, tpr, _ = sklearn_metrics.roc_curve(truth[:, k], score[:, k], drop_intermediate=False)
+            np.testing.assert_allclose(line.get_xdata(), fpr)
+            np.testing.assert_allclose(line.get_ydata(), tpr)
+    assert not [line for line in axes[4].get_lines() if line.get_linestyle() == "-"]
+    assert "no ROC curve" in axes[4].texts[0].get_text()
+    with pytest.raises(ValueError, match="y_scores"):
+        plot_roc_curves(truth, {"a": scores["model a"][:10]})
+    with pytest.raises(ValueError, match="class_names"):
+        plot_roc_curves(truth, scores["model a"], class_names=["a", "b"])
+
+
+def test_label_fraction_curve_plots_the_values_given():
+    from beatssl_lite.plots import plot_label_fraction_curve
+
+    scores = {"pretrained": {0.01: (0.62, 0.55, 0.70), 0.1: 0.71, 1.0: 0.80},
+              "random": {0.01: float("nan"), 0.1: 0.66, 1.0: 0.77}}
+    fig = plot_label_fraction_curve(scores, n_train={0.01: 3, 0.1: 32, 1.0: 320})
+    ax = fig.axes[0]
+    lines = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    np.testing.assert_allclose(lines[0].get_xdata(), [1.0, 10.0, 100.0])
+    np.testing.assert_allclose(lines[0].get_ydata(), [0.62, 0.71, 0.80])
+    np.testing.assert_allclose(lines[1].get_xdata(), [10.0, 100.0])  # the NaN point is left out
+    np.testing.assert_allclose(lines[1].get_ydata(), [0.66, 0.77])
+    # The one interval: a vertical bar from 0.55 to 0.70 at 1 %.
+    bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+    segments = np.concatenate([c.get_segments() for c in bars])
+    assert len(segments) == 1
+    np.testing.assert_allclose(segments[0], [[1.0, 0.55], [1.0, 0.70]])
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1 %\n3 records", "10 %\n32 records",
+                                                            "100 %\n320 records"]
+    with pytest.raises(ValueError, match="fractions"):
+        plot_label_fraction_curve({"a": {2.0: 0.5}})
+    with pytest.raises(ValueError, match="scores"):
+        plot_label_fraction_curve({})
+
+
+def _runs_of(flags):
+    """(start, stop) of the runs of True, by a plain loop (independent of plots._runs)."""
+    runs, start = [], None
+    for i, flag in enumerate(list(flags) + [False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def test_segmentation_draws_each_mask_in_its_panel():
+    from beatssl_lite.plots import plot_segmentation
+
+    n = 2500  # 5 s at 500 Hz
+    rng = np.random.default_rng(3)
+    signal = rng.normal(0, 0.05, (12, n))
+    annotated = np.zeros((12, n), dtype=np.int8)
+    predicted = np.zeros((12, n), dtype=np.int8)
+    ii = LEADS.index("II")
+    annotated[ii, 600:650] = 2
+    annotated[ii, 900:1000] = 3
+    predicted[ii, 610:655] = 2
+    predicted[ii, 200:240] = 1
+    predicted[ii, 2000:2100] = 3
+    fig = plot_segmentation(signal, FS, predicted, annotated, leads=("II",), window=(500, 2000))
+    assert fig.number not in plt.get_fignums()
+    panels = {ax.get_title(loc="left"): ax for ax in fig.axes}
+    assert set(panels) == {"annotated", "predicted"}
+    for name, mask in (("annotated", annotated[ii]), ("predicted", predicted[ii])):
+        ax = panels[name]
+        for code, wave in ((1, "P"), (2, "QRS"), (3, "T")):
+            drawn = [line for line in ax.get_lines()
+                     if matplotlib.colors.same_color(line.get_color(), WAVE_COLOURS[wave])]
+            expected = _runs_of(mask == code)
+            assert len(drawn) == len(expected)
+            for line, (a, b) in zip(drawn, expected):
+                np.testing.assert_allclose(line.get_xdata()[[0, -1]], 10.0 + 25.0 * np.array([a, b - 1]) / FS)
+        # Unscored paper greyed: before sample 500 (1 s = 25 mm) and from sample 2000 (4 s = 100 mm) on.
+        grey = sorted((float(p.get_x()), float(p.get_x() + p.get_width())) for p in ax.patches
+                      if p.get_alpha() == pytest.approx(0.25))
+        assert grey[0] == pytest.approx((10.0, 35.0)) and grey[1] == pytest.approx((110.0, 10.0 + 25.0 * n / FS))
+    # A zoom: 1 s to 3 s; the QRS at samples 600-650 is drawn 0.2 s after the start of the paper.
+    zoom = plot_segmentation(signal, FS, predicted, annotated, leads=("II",), start_s=1.0, stop_s=3.0)
+    qrs = [line for line in zoom.axes[0].get_lines()
+           if matplotlib.colors.same_color(line.get_color(), WAVE_COLOURS["QRS"])]
+    assert [round(float(line.get_xdata()[0]), 6) for line in qrs] == [10.0 + 25.0 * 100 / FS]
+    for kwargs, message in ((dict(predicted=predicted[:, :100]), "predicted"), (dict(window=(0, n + 1)), "window"),
+                            (dict(stop_s=9.0), "stop_s"), (dict(signal=signal[:3]), "signal")):
+        args = dict(signal=signal, fs=FS, predicted=predicted, annotated=annotated) | kwargs
+        with pytest.raises(ValueError, match=message):
+            plot_segmentation(**args)
