@@ -880,9 +880,9 @@ def plot_roc_curves(y_true, y_scores, class_names=None, title: str | None = None
     """ROC curve of every class, one panel per class; several models share each panel.
 
     y_true: (n, k) multi-hot; y_scores: (n, k) scores of one model, or {model label: (n, k)} for several, all on
-    the same n records. class_names: k names (default ``SUPERCLASSES`` for k = 5). Each legend entry gives the
-    area under the drawn curve (``roc_points``, trapezoids); a class without positives or negatives in ``y_true``
-    has no curve and its panel says so. Returns the figure (closed: show it as a cell's last value).
+    the same n records. class_names: k names (default ``SUPERCLASSES`` for k = 5). Each panel writes, in each
+    model's colour, the area under its drawn curve (``roc_points``, trapezoids); a class without positives or
+    negatives in ``y_true`` has no curve and its panel says so. Returns the figure (closed: show it as a cell's last value).
     """
     import matplotlib.pyplot as plt
 
@@ -906,29 +906,39 @@ def plot_roc_curves(y_true, y_scores, class_names=None, title: str | None = None
     if len(class_names) != truth.shape[1]:
         raise ValueError(f"class_names: expected {truth.shape[1]} names, got {len(class_names)}")
     k = len(class_names)
-    fig, axes = plt.subplots(1, k, figsize=(2.6 * k + 0.4, 3.0), layout="constrained", sharey=True)
-    axes = np.atleast_1d(axes)
+    n_cols = min(k, 3)
+    n_rows = -(-k // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(8.0, 2.75 * n_rows + 0.4), layout="constrained",
+                             squeeze=False)
+    for ax in axes.ravel()[k:]:
+        ax.remove()
+    axes = axes.ravel()[:k]
     for c, (ax, name) in enumerate(zip(axes, class_names)):
         n_pos = int(truth[:, c].sum())
         ax.plot([0, 1], [0, 1], color="#b0b0b0", lw=0.8, ls=":")
         if n_pos in (0, len(truth)):
             ax.text(0.5, 0.5, f"no ROC curve:\n{n_pos} of {len(truth)}\nrecords positive", ha="center",
-                    va="center", fontsize=8)
+                    va="center", fontsize=9)
         else:
+            ax.text(0.97, 0.05 + 0.09 * len(runs), "AUROC", transform=ax.transAxes, ha="right", fontsize=9)
             for m, (label, scores) in enumerate(runs.items()):
                 fpr, tpr = roc_points(truth[:, c], scores[:, c])
                 area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
-                ax.plot(fpr, tpr, color=f"C{m}", lw=1.3, label=f"{label} {area:.3f}".strip())
-            ax.legend(fontsize=7, loc="lower right", title="AUROC", title_fontsize=7)
-        ax.set_title(f"{name} ({n_pos} positive)", fontsize=9)
+                ax.plot(fpr, tpr, color=f"C{m}", lw=1.3, label=label)
+                ax.text(0.97, 0.05 + 0.09 * (len(runs) - 1 - m), f"{area:.3f}", transform=ax.transAxes,
+                        ha="right", fontsize=9, color=f"C{m}")
+        ax.set_title(f"{name} ({n_pos} positive)", fontsize=10)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.01)
         ax.set_aspect("equal")
-        ax.set_xlabel("false positive rate", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0].set_ylabel("true positive rate", fontsize=8)
+        ax.set_xlabel("false positive rate", fontsize=9)
+        ax.set_ylabel("true positive rate", fontsize=9)
+        ax.tick_params(labelsize=9)
+    if any(runs):
+        handles = [plt.Line2D([], [], color=f"C{m}", lw=1.3) for m in range(len(runs))]
+        fig.legend(handles, list(runs), loc="outside lower center", ncol=min(len(runs), 3), fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     plt.close(fig)
     return fig
 
@@ -945,7 +955,7 @@ def plot_label_fraction_curve(scores: dict, metric: str = "macro AUROC", n_train
 
     if not scores or any(not points for points in scores.values()):
         raise ValueError("scores: expected at least one {model label: {fraction: value}} entry with points")
-    fig, ax = plt.subplots(figsize=(5.2, 3.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6.5, 4.0), layout="constrained")
     fractions = set()
     for m, (label, points) in enumerate(scores.items()):
         rows = []
@@ -975,15 +985,15 @@ def plot_label_fraction_curve(scores: dict, metric: str = "macro AUROC", n_train
     ax.set_xscale("log")
     ax.set_xticks([100.0 * f for f in ticks])
     ax.set_xticklabels([f"{100 * f:g} %" + (f"\n{n_train[f]} records" if n_train and f in n_train else "")
-                        for f in ticks], fontsize=8)
+                        for f in ticks], fontsize=9)
     ax.minorticks_off()
-    ax.set_xlabel("labelled training records used", fontsize=8)
-    ax.set_ylabel(metric, fontsize=8)
-    ax.tick_params(labelsize=8)
+    ax.set_xlabel("labelled training records used", fontsize=10)
+    ax.set_ylabel(metric, fontsize=10)
+    ax.tick_params(labelsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=11)
     plt.close(fig)
     return fig
 
@@ -1035,6 +1045,6 @@ def plot_segmentation(signal, fs: float, predicted, annotated, leads=("II", "V1"
                     ax.axvspan(_CAL_MM + PAPER_SPEED_MM_PER_S * a / fs, _CAL_MM + PAPER_SPEED_MM_PER_S * b / fs,
                                color="#707070", alpha=0.25, lw=0, zorder=2)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     plt.close(fig)
     return fig

@@ -308,13 +308,16 @@ def test_roc_curves_draw_each_class_and_name_its_auroc():
     for k, ax in enumerate(axes[:4]):
         curves = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
         assert len(curves) == 2
-        legend = [text.get_text() for text in ax.get_legend().get_texts()]
-        for line, (label, score), entry in zip(curves, scores.items(), legend):
+        areas = [text for text in ax.texts if text.get_text() != "AUROC"]
+        for m, (line, (label, score), area) in enumerate(zip(curves, scores.items(), areas)):
             expected = sklearn_metrics.roc_auc_score(truth[:, k], score[:, k])
-            assert entry == f"{label} {expected:.3f}"
+            assert area.get_text() == f"{expected:.3f}"
+            assert matplotlib.colors.same_color(area.get_color(), f"C{m}")
+            assert line.get_label() == label
             fpr, tpr, _ = sklearn_metrics.roc_curve(truth[:, k], score[:, k], drop_intermediate=False)
             np.testing.assert_allclose(line.get_xdata(), fpr)
             np.testing.assert_allclose(line.get_ydata(), tpr)
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == list(scores)
     assert not [line for line in axes[4].get_lines() if line.get_linestyle() == "-"]
     assert "no ROC curve" in axes[4].texts[0].get_text()
     with pytest.raises(ValueError, match="y_scores"):
