@@ -239,12 +239,17 @@ def plot_label_distribution(labels: np.ndarray, class_names, folds: np.ndarray |
 
 
 def plot_target_matrix(matrix: np.ndarray, labels=None, title: str | None = None, ax=None, annotate: bool | None = None,
-                       fmt: str = ".2f", vmin: float = 0.0, vmax: float = 1.0, views: int = 1):
+                       fmt: str = ".2f", vmin: float = 0.0, vmax: float = 1.0, views: int = 1, groups=None,
+                       colorbar: bool = True):
     """Heatmap of a similarity or target matrix; return the matplotlib figure.
 
     matrix: (N, N) values, shown on a fixed [vmin, vmax] colour scale so that matrices compare across figures.
-    labels: N tick labels (default 0..N-1). annotate: write each value in its cell (default: when N <= 12).
-    views: 2 draws the lines between the view-1 and view-2 blocks of a (2B, 2B) two-view layout.
+    labels: N tick labels (default 0..N-1; an empty string leaves a row unlabelled). annotate: write each value in
+    its cell (default: when N <= 12). views: 2 draws the lines between the view-1 and view-2 blocks of a (2B, 2B)
+    two-view layout. groups: optional N group names (e.g. the record of each beat), consecutive rows of one group
+    forming a block: white lines separate the blocks and, without ``labels``, each block gets one tick label at
+    its centre. colorbar: False leaves the colour bar out (a figure of several panels on one scale draws one).
+    Text is 9 pt or larger and the figure it makes is at most 8 in wide, so it reads at the book's column width.
     """
     from matplotlib.figure import Figure
 
@@ -254,54 +259,75 @@ def plot_target_matrix(matrix: np.ndarray, labels=None, title: str | None = None
     n = len(matrix)
     if views not in (1, 2) or n % views:
         raise ValueError(f"views: expected 1 or 2 dividing the matrix size {n}, got {views!r}")
-    labels = [str(i) for i in range(n)] if labels is None else [str(label) for label in labels]
-    if len(labels) != n:
+    if labels is not None and len(labels) != n:
         raise ValueError(f"labels: expected {n} labels, got {len(labels)}")
+    boundaries, centres, names = [], [], []
+    if groups is not None:
+        groups = [str(g) for g in groups]
+        if len(groups) != n:
+            raise ValueError(f"groups: expected {n} group names, one per row, got {len(groups)}")
+        starts = [0] + [i for i in range(1, n) if groups[i] != groups[i - 1]]
+        boundaries = [start - 0.5 for start in starts[1:]]
+        for start, stop in zip(starts, starts[1:] + [n]):
+            centres.append((start + stop - 1) / 2)
+            names.append(groups[start])
+    if labels is not None:
+        ticks, names = list(range(n)), [str(label) for label in labels]
+    elif groups is not None:
+        ticks = centres
+    else:
+        ticks, names = list(range(n)), [str(i) for i in range(n)]
     annotate = n <= 12 if annotate is None else annotate
     if ax is None:
-        size = min(2.0 + 0.45 * n, 5.5)
-        fig = Figure(figsize=(size + 1.0, size), layout="constrained")
+        size = min(2.5 + 0.45 * n, 6.5)
+        fig = Figure(figsize=(size + 1.5 if colorbar else size + 0.5, size), layout="constrained")
         ax = fig.subplots()
     else:
         fig = ax.figure
     image = ax.imshow(matrix, cmap="viridis", vmin=vmin, vmax=vmax, interpolation="nearest")
-    fig.colorbar(image, ax=ax, shrink=0.8)
-    if n <= 40:
-        ax.set_xticks(range(n), labels, rotation=90 if max(map(len, labels)) > 3 else 0, fontsize=8)
-        ax.set_yticks(range(n), labels, fontsize=8)
+    if colorbar:
+        fig.colorbar(image, ax=ax, shrink=0.8).ax.tick_params(labelsize=9)
+    if len(ticks) <= 40:
+        rotation = 90 if max(map(len, names), default=0) > 3 else 0
+        ax.set_xticks(ticks, names, rotation=rotation, fontsize=9)
+        ax.set_yticks(ticks, names, fontsize=9)
+    else:
+        ax.tick_params(labelsize=9)  # matplotlib's own index ticks
     if annotate:
         for i in range(n):
             for j in range(n):
                 value = matrix[i, j]
                 colour = "k" if value > vmin + 0.6 * (vmax - vmin) else "w"
-                ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=7, color=colour)
-    if views == 2:
-        for position in (n / 2 - 0.5,):
-            ax.axhline(position, color="w", lw=1.5)
-            ax.axvline(position, color="w", lw=1.5)
+                ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=9, color=colour)
+    for position in ([n / 2 - 0.5] if views == 2 else []) + boundaries:
+        ax.axhline(position, color="w", lw=1.5)
+        ax.axvline(position, color="w", lw=1.5)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
 
 
 def plot_histograms(values: dict, bins: int = 50, title: str | None = None, xlabel: str = "value"):
-    """Side-by-side histograms, one panel per entry of ``values`` ({panel title: 1-D array}); return the figure."""
+    """Side-by-side histograms, one panel per entry of ``values`` ({panel title: 1-D array}); return the figure.
+
+    At most 8 in wide and text of 9 pt or more, to read at the book's column width.
+    """
     from matplotlib.figure import Figure
 
     if not values:
         raise ValueError("values: expected at least one {title: array} entry")
-    fig = Figure(figsize=(4.0 * len(values), 3.0), layout="constrained")
+    fig = Figure(figsize=(min(8.0, 4.0 * len(values)), 3.0), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(values)))
     for ax, (name, array) in zip(axes, values.items()):
         array = np.asarray(array, dtype=float).ravel()
         array = array[np.isfinite(array)]
         ax.hist(array, bins=bins, color="#4c72b0")
-        ax.set_title(f"{name} (n = {len(array)})", fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.tick_params(labelsize=8)
-    axes[0].set_ylabel("pairs", fontsize=8)
+        ax.set_title(f"{name} (n = {len(array)})", fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.tick_params(labelsize=9)
+    axes[0].set_ylabel("pairs", fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
@@ -626,7 +652,7 @@ def plot_r_peaks(signal, fs: float, detected, reference=None, leads=("II", "V1",
 
     signal: (12, n_samples) in ``LEADS`` order. detected, reference: sample indices (reference optional).
     scored: optional (first, last) sample of the scored stretch; the rest is shaded grey. start_s / stop_s: the
-    time window shown.
+    time window shown. 8 in wide, text of 9 pt or more, the legend above the panels (never over a trace).
     """
     import matplotlib.pyplot as plt
 
@@ -637,7 +663,7 @@ def plot_r_peaks(signal, fs: float, detected, reference=None, leads=("II", "V1",
     lo, hi = int(round(start_s * fs)), n if stop_s is None else min(n, int(round(stop_s * fs)))
     time_s = np.arange(lo, hi) / fs
     rows = _lead_rows(leads)
-    fig = plt.figure(figsize=(9.0, 1.5 * len(rows) + 0.7), layout="constrained")
+    fig = plt.figure(figsize=(8.0, 1.5 * len(rows) + 1.0), layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(rows), 1, sharex=True))
     marks = {"detected": (np.asarray(detected, dtype=int), dict(marker="v", color="#d62728", ms=6, ls="none")),
              "reference": (None if reference is None else np.asarray(reference, dtype=int),
@@ -653,12 +679,13 @@ def plot_r_peaks(signal, fs: float, detected, reference=None, leads=("II", "V1",
             for a, b in ((lo, scored[0]), (scored[1], hi)):
                 if b > a:
                     ax.axvspan(a / fs, b / fs, color="#000000", alpha=0.07, lw=0)
-        ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7, loc="upper right", ncol=2)
-    axes[-1].set_xlabel("time (s)", fontsize=8)
+        ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=9)
+        ax.tick_params(labelsize=9)
+    axes[0].legend(fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False,
+                   borderaxespad=0.2)
+    axes[-1].set_xlabel("time (s)", fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     plt.close(fig)
     return fig
 
@@ -668,7 +695,7 @@ def plot_beat_overlay(windows, fs: float, leads=("II", "V1", "V5"), labels=None,
 
     windows: a ``beats.BeatWindows`` (its windows (n_beats, 12, L) and centre). labels: optional one class name
     per beat (e.g. beat classes), each drawn in its own colour; without, beats are thin grey and their median
-    thick black.
+    thick black. At most 8 in wide, text of 9 pt or more, the legend under the panels (never over a trace).
     """
     import matplotlib.pyplot as plt
 
@@ -679,7 +706,7 @@ def plot_beat_overlay(windows, fs: float, leads=("II", "V1", "V5"), labels=None,
         raise ValueError(f"labels: expected {len(stack)} labels, one per beat, got {len(labels)}")
     time_ms = (np.arange(stack.shape[2]) - windows.centre) * 1000.0 / fs
     rows = _lead_rows(leads)
-    fig = plt.figure(figsize=(3.2 * len(rows), 3.0), layout="constrained")
+    fig = plt.figure(figsize=(min(8.0, 2.7 * len(rows)), 3.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(rows), sharex=True))
     colours = {}
     for ax, row in zip(axes, rows):
@@ -692,16 +719,17 @@ def plot_beat_overlay(windows, fs: float, leads=("II", "V1", "V5"), labels=None,
         if labels is None and len(stack):
             ax.plot(time_ms, np.median(stack[:, row], axis=0), color="k", lw=1.6, label="median beat")
         ax.axvline(0.0, color="#d62728", lw=0.6, ls=":")
-        ax.set_title(LEADS[row], fontsize=9)
-        ax.set_xlabel("ms from R", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0].set_ylabel("mV", fontsize=8)
+        ax.set_title(LEADS[row], fontsize=10)
+        ax.set_xlabel("ms from R", fontsize=9)
+        ax.tick_params(labelsize=9)
+    axes[0].set_ylabel("mV", fontsize=9)
     handles, names = axes[0].get_legend_handles_labels()
     unique = dict(zip(names, handles))
     if unique:
-        axes[0].legend(unique.values(), unique.keys(), fontsize=7, loc="upper left")
+        fig.legend(unique.values(), unique.keys(), fontsize=9, loc="outside lower center", ncol=min(len(unique), 5),
+                   frameon=False)
     if title:
-        fig.suptitle(f"{title} ({len(stack)} beats)", fontsize=10)
+        fig.suptitle(f"{title} ({len(stack)} beats)", fontsize=11)
     plt.close(fig)
     return fig
 
@@ -718,7 +746,8 @@ def plot_delineation(signal, fs: float, delineation, beat: int, reference=None, 
 
     signal: (12, n_samples). delineation / reference: ``delineation.Delineation`` objects (per-beat sample
     indices, -1 where absent); ``beat`` / ``reference_beat`` index the beat in each. Colours: P, QRS, T as in
-    ``WAVE_COLOURS``. The window runs from ``before_ms`` before to ``after_ms`` after the beat's R peak.
+    ``WAVE_COLOURS``. The window runs from ``before_ms`` before to ``after_ms`` after the beat's R peak. 8 in
+    wide, text of 9 pt or more, the legend above the panels (never over a trace).
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -746,14 +775,15 @@ def plot_delineation(signal, fs: float, delineation, beat: int, reference=None, 
                 sample = int(getattr(source, bound)[k])
                 if lo <= sample < hi:
                     ax.axvline((sample - r) * 1000.0 / fs, color=WAVE_COLOURS[wave], ls=style, lw=1.0)
-        ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_ylabel(f"{LEADS[row]} (mV)", fontsize=9)
+        ax.tick_params(labelsize=9)
     legend = [Line2D([], [], color=WAVE_COLOURS[w], label=w) for w in ("P", "QRS", "T")]
     legend += [Line2D([], [], color="k", ls=style, label=name) for _, _, style, name in sources]
-    axes[0].legend(handles=legend, fontsize=7, loc="upper right", ncol=len(legend))
-    axes[-1].set_xlabel("ms from the R peak", fontsize=8)
+    axes[0].legend(handles=legend, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(legend),
+                   frameon=False, borderaxespad=0.2)
+    axes[-1].set_xlabel("ms from the R peak", fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     plt.close(fig)
     return fig
 

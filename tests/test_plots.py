@@ -405,3 +405,73 @@ def test_segmentation_draws_each_mask_in_its_panel():
         args = dict(signal=signal, fs=FS, predicted=predicted, annotated=annotated) | kwargs
         with pytest.raises(ValueError, match=message):
             plot_segmentation(**args)
+
+
+# ------------------------------------------------------------------ chapters 4 and 5: targets, peaks, beats, bounds
+
+
+def _legend_clear_of_traces(fig, legend):
+    """The legend's box lies above the first panel or below the last: it covers no trace."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    box = legend.get_window_extent(renderer)
+    top = max(ax.get_window_extent(renderer).y1 for ax in fig.axes)
+    bottom = min(ax.get_window_extent(renderer).y0 for ax in fig.axes)
+    assert box.y0 >= top - 1 or box.y1 <= bottom + 1
+
+
+def test_target_matrix_is_readable_and_groups_blocks():
+    from beatssl_lite.plots import plot_target_matrix
+
+    rng = np.random.default_rng(0)
+    twelve = rng.uniform(0.98, 1.0, (12, 12))
+    fig = plot_target_matrix(twelve, labels=[f"record-{i:05d}" for i in range(12)], fmt=".3f", vmin=0.98)
+    _readable_at_page_width(fig)
+    assert len(fig.axes[0].texts) == 144  # every value written, at 9 pt
+    groups = ["r0"] * 3 + ["r1"] * 5 + ["r2"] * 4
+    fig = plot_target_matrix(np.eye(12), groups=groups, annotate=False, colorbar=False)
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1  # no colour bar
+    lines = sorted({line.get_ydata()[0] for line in ax.get_lines() if len(set(line.get_ydata())) == 1})
+    assert lines == [2.5, 7.5]  # white lines between the blocks of consecutive rows
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["r0", "r1", "r2"]
+    np.testing.assert_allclose(ax.get_yticks(), [1.0, 5.0, 9.5])  # one tick at each block's centre
+    labelled = plot_target_matrix(np.eye(12), labels=[""] * 11 + ["V"], groups=groups)  # labels win over groups
+    assert [t.get_text() for t in labelled.axes[0].get_yticklabels()] == [""] * 11 + ["V"]
+    with pytest.raises(ValueError, match="groups"):
+        plot_target_matrix(np.eye(3), groups=["a", "b"])
+
+
+def test_histograms_fit_the_column():
+    from beatssl_lite.plots import plot_histograms
+
+    fig = plot_histograms({"a": [1.0, 2.0], "b": [0.5], "c": [3.0, np.nan]}, bins=3, title="t")
+    _readable_at_page_width(fig)
+    assert [sum(p.get_height() for p in ax.patches) for ax in fig.axes] == [2, 1, 1]
+
+
+def test_peak_overlay_and_delineation_figures_are_readable_with_the_legend_off_the_traces():
+    from beatssl_lite import beats, delineation, make_synthetic_record
+    from beatssl_lite.plots import plot_beat_overlay, plot_delineation, plot_r_peaks
+
+    record = make_synthetic_record(seed=3)
+    signal, fs = record.signal.astype(float), record.fs
+    peaks = beats.detect_r_peaks(signal, fs)
+    fig = plot_r_peaks(signal, fs, peaks, reference=peaks, scored=(100, 4900), title="t")
+    _readable_at_page_width(fig)
+    _legend_clear_of_traces(fig, fig.axes[0].get_legend())
+    for ax, lead in zip(fig.axes, ("II", "V1", "V5")):  # nothing clipped
+        low, high = ax.get_ylim()
+        assert low <= signal[LEADS.index(lead)].min() and signal[LEADS.index(lead)].max() <= high
+    windows = beats.beat_windows(signal, peaks, fs, edge="drop")
+    fig = plot_beat_overlay(windows, fs, labels=["N"] * (len(windows) - 1) + ["V"], title="t")
+    _readable_at_page_width(fig)
+    assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["N", "V"]
+    _legend_clear_of_traces(fig, fig.legends[0])
+    bounds = delineation.delineate(signal, fs)
+    fig = plot_delineation(signal, fs, bounds, 2, reference=bounds, reference_beat=2, title="t")
+    _readable_at_page_width(fig)
+    _legend_clear_of_traces(fig, fig.axes[0].get_legend())
