@@ -309,3 +309,16 @@ def test_t_onset_on_ludb(ludb_root):
             if len(annotated) >= 6 and len(j) and onsets[j[0]] >= 0:
                 errors.append((onsets[j[0]] - np.median(annotated)) * 1000.0 / dataset.fs)
     assert len(errors) > 50 and np.median(np.abs(errors)) <= 25, np.median(np.abs(errors))
+
+
+def test_t_onsets_inputs():
+    signal, centres, _ = gaussian_t_ecg(FS)
+    d = delineate(signal, FS)
+    one_lead = t_onsets(signal[1], FS)  # a single lead works like delineate's
+    assert one_lead.shape == (len(delineate(signal[1], FS)),) and np.all(one_lead >= 0)
+    assert len(t_onsets(np.zeros((12, 5000)), FS)) == 0
+    with pytest.raises(TypeError, match="delineation"):
+        t_onsets(signal, FS, d.as_array())
+    d.t_peak = d.t_peak[:-1]
+    with pytest.raises(ValueError, match="delineation"):
+        t_onsets(signal, FS, d)
