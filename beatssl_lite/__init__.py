@@ -3,7 +3,7 @@
 Modules go top-down, with no import back up:
 - shared names and checks: ``vocabulary``, ``validation``, ``cache``;
 - per-record numpy: ``records``, ``wfdb_io``, ``datasets``, ``synthetic``, ``download``, ``vcg``, ``beats``,
-  ``delineation``, ``features``, ``beat_classes``, ``precompute``;
+  ``delineation``, ``t_onset``, ``features``, ``beat_classes``, ``precompute``;
 - per-batch torch: ``augment``, ``targets``, ``model``, ``losses``;
 - orchestration: ``config``, ``pretrain``, ``metrics``, ``stats``, ``downstream``, ``pretrained``, ``reproduce``,
   ``cli``;
@@ -42,7 +42,7 @@ __version__ = "0.1.0"
 #: should not pay for.
 _LAZY = {
     "extract": "features", "ECGFeatures": "features", "detect_r_peaks": "beats", "delineate": "delineation",
-    "classify_beats": "beat_classes", "FeatureCache": "precompute",
+    "t_onsets": "t_onset", "classify_beats": "beat_classes", "FeatureCache": "precompute",
     "ecg_to_vcg": "vcg", "three_kg": "augment", "two_views": "augment", "ThreeKGConfig": "augment",
     "rhythm_target_block": "targets", "beat_target_block": "targets",
     "Encoder": "model", "BeatSSLModel": "model", "size_preset": "model",
