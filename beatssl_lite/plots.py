@@ -938,7 +938,7 @@ def plot_roc_curves(y_true, y_scores, class_names=None, title: str | None = None
     k = len(class_names)
     n_cols = min(k, 3)
     n_rows = -(-k // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(8.0, 2.75 * n_rows + 0.4), layout="constrained",
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(8.0, 3.1 * n_rows + 0.5), layout="constrained",
                              squeeze=False)
     for ax in axes.ravel()[k:]:
         ax.remove()
@@ -966,7 +966,8 @@ def plot_roc_curves(y_true, y_scores, class_names=None, title: str | None = None
         ax.tick_params(labelsize=9)
     if any(runs):
         handles = [plt.Line2D([], [], color=f"C{m}", lw=1.3) for m in range(len(runs))]
-        fig.legend(handles, list(runs), loc="outside lower center", ncol=min(len(runs), 3), fontsize=9)
+        fig.legend(handles, list(runs), loc="outside lower center", ncol=len(runs) if len(runs) <= 3 else 2,
+                   fontsize=9)
     if title:
         fig.suptitle(title, fontsize=11)
     plt.close(fig)
