@@ -321,8 +321,34 @@ def pretraining_seconds(curve: list) -> float:
 
 # --- running units --------------------------------------------------------------------------------------------------
 
-def _encoder(config: str, seed: int, out: Path, protocol: Protocol, ptbxl, cache_dir, device, progress) -> tuple:
-    """(encoder, pretraining record) of a configuration and seed; rows are pretrained (or resumed) first."""
+def _reused_encoder(config: str, seed: int, pretrain_config, protocol: Protocol, ptbxl, source: Path) -> tuple:
+    """(encoder, pretraining record) of a finished pretraining in another results folder ``source``, checked to be
+    this run's configuration."""
+    from .downstream import load_encoder
+    from .pretrain import CURVE, ENCODER, SPLIT, load_encoder_state, read_curve
+
+    run_dir = pretrain_dir(source, config, seed)
+    if not (run_dir / ENCODER).is_file():
+        raise ReproductionError(f"--encoders-from: {run_dir / ENCODER} does not exist (pretrain {config} seed {seed} "
+                                f"there first, or leave {config} out of --rows)")
+    _, saved = load_encoder_state(run_dir / ENCODER)
+    differences = config_differences(saved.to_dict(), pretrain_config.to_dict())
+    if differences:
+        raise ReproductionError(f"--encoders-from: {run_dir / ENCODER} was pretrained with another configuration "
+                                f"than this run's {config}: {'; '.join(differences[:4])}")
+    curve = read_curve(run_dir / CURVE)
+    split = json.loads((run_dir / SPLIT).read_text())["description"] if (run_dir / SPLIT).is_file() else None
+    record = {"pretrained": True, "config": pretrain_config.to_dict(), "reused_from": str(run_dir),
+              "steps": int(curve[-1]["step"]) if curve else None, "split": split,
+              "train_seconds": round(pretraining_seconds(curve), 1), "final_loss": curve[-1]["loss"] if curve else None,
+              "last_call_seconds": 0.0}
+    return load_encoder(run_dir / ENCODER, protocol.size, ptbxl.fs), record
+
+
+def _encoder(config: str, seed: int, out: Path, protocol: Protocol, ptbxl, cache_dir, device, progress,
+             encoders_from=None) -> tuple:
+    """(encoder, pretraining record) of a configuration and seed; rows are pretrained (or resumed) first, or taken
+    from the finished reproduction ``encoders_from``."""
     from .downstream import load_encoder, random_encoder
     from .pretrain import CURVE, ENCODER, pretrain, read_curve
 
@@ -330,6 +356,8 @@ def _encoder(config: str, seed: int, out: Path, protocol: Protocol, ptbxl, cache
         return random_encoder(protocol.size, ptbxl.fs, seed=seed), {
             "pretrained": False, "init": f"random (downstream.random_encoder, seed {seed})"}
     pretrain_config = preset(config, size=protocol.size, seed=seed, **protocol.pretrain_overrides)
+    if encoders_from is not None:
+        return _reused_encoder(config, seed, pretrain_config, protocol, ptbxl, Path(encoders_from))
     run_dir = pretrain_dir(out, config, seed)
     started = time.perf_counter()
     result = pretrain(pretrain_config, ptbxl, run_dir, cache_dir=cache_dir, device=device, progress=progress)
@@ -416,13 +444,15 @@ def _write_unit(out: Path, config: str, seed: int, task: str, result: dict, fold
 
 def reproduce(out, data, size: str = "cpu", seeds=3, rows=None, tasks=None, protocol: Protocol | None = None,
               cache_dir=None, device: str = "auto", progress: bool = True, n_records: int = 400,
-              datasets: tuple | None = None) -> dict:
+              datasets: tuple | None = None, encoders_from=None) -> dict:
     """Run (or resume) the reproduction into ``out``; returns the report (``write_report``).
 
     data: a data root holding ptb-xl/ and ludb/, or "synthetic" (the only way to run on synthetic records).
     seeds: a count n (seeds 0..n-1) or a list of seeds. rows/tasks: a selection (``select_configs``,
     ``select_tasks``). protocol: default ``Protocol.for_size(size)``. datasets: (ptbxl, ludb) already loaded
-    (``data`` then only names them; synthetic ones still need ``data == "synthetic"``).
+    (``data`` then only names them; synthetic ones still need ``data == "synthetic"``). encoders_from: a finished
+    reproduction's folder whose pretrained encoders the rows use instead of pretraining (their configurations must
+    be this run's), for downstream-only studies such as other label fractions.
     """
     from .pretrain import pick_device
 
@@ -462,7 +492,8 @@ def reproduce(out, data, size: str = "cpu", seeds=3, rows=None, tasks=None, prot
         if not pending:
             continue
         logger.info("reproduce: %s seed %d: %s", config, seed, ", ".join(pending))
-        encoder, pretraining = _encoder(config, seed, out, protocol, ptbxl, cache_dir, resolved_device, progress)
+        encoder, pretraining = _encoder(config, seed, out, protocol, ptbxl, cache_dir, resolved_device, progress,
+                                        encoders_from)
         for task in pending:
             started = time.perf_counter()
             result, folds = _evaluate(task, config, encoder, seed, protocol, ptbxl, ludb, allow_synthetic,
@@ -897,6 +928,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--n-records", type=int, default=400,
                         help="records of --data synthetic (PTB-XL stand-in; LUDB stand-in a quarter)")
     parser.add_argument("--cache-dir", type=Path, help="where precomputed features go (default: the user cache)")
+    parser.add_argument("--encoders-from", type=Path, metavar="RESULTS",
+                        help="take each row's pretrained encoder from this finished reproduction (its "
+                             "pretrain/<row>/seed<k>/encoder.pt) instead of pretraining, e.g. for "
+                             "--label-fraction 0.01 into another --out")
     parser.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the finished units")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -922,6 +957,6 @@ def run_from_args(args) -> int:
                                  pretrain_overrides=overrides)
     report = reproduce(args.out, args.data, size=args.size, seeds=seeds, rows=args.rows, tasks=args.tasks,
                        protocol=protocol, cache_dir=args.cache_dir, device=args.device,
-                       progress=not args.no_progress, n_records=args.n_records)
+                       progress=not args.no_progress, n_records=args.n_records, encoders_from=args.encoders_from)
     logger.info("reproduce: %d summary entries; table %s", len(report["summary"]), Path(args.out) / TABLE_FILE)
     return 0

@@ -222,3 +222,28 @@ def test_data_identity_changes_with_the_records():
     b = make_synthetic_dataset(n_records=12, fs=100.0, seed=5)
     assert data_identity(a, a) == data_identity(a, a)
     assert data_identity(a, a)["ptbxl"]["record_ids_sha256"] != data_identity(b, a)["ptbxl"]["record_ids_sha256"]
+
+
+def test_encoders_from_another_results_folder_replace_pretraining(base_run, tmp_path, cache_dir, monkeypatch, capsys):
+    """A label-fraction study reuses the finished reproduction's encoders: no pretraining, the same weights, the
+    source named in the unit; an encoder of another configuration, or none, is refused naming the file."""
+    counter = Counter(monkeypatch)
+    out = tmp_path / "fraction"
+    assert run(out, "--seeds", "1", "--rows", "row1", "--tasks", "ptbxl-probe", "--label-fraction", "0.5",
+               "--encoders-from", str(base_run), cache_dir=cache_dir) == 0
+    assert "pretrain" not in counter.calls and counter.calls == ["evaluate_classification"]
+    unit = json.loads(unit_path(out, "row1", 0, "ptbxl-probe").read_text())
+    source = base_run / "pretrain" / "row1" / "seed0"
+    assert unit["pretraining"]["reused_from"] == str(source)
+    assert unit["protocol"]["label_fraction"] == 0.5
+    original = json.loads(unit_path(base_run, "row1", 0, "ptbxl-probe").read_text())
+    assert unit["protocol"]["encoder"] == original["protocol"]["encoder"]
+    assert unit["pretraining"]["steps"] == original["pretraining"]["steps"] == 2
+    with pytest.raises(SystemExit):  # the source's row1 was pretrained 2 steps, this run asks for 3
+        run(tmp_path / "other", "--seeds", "1", "--rows", "row1", "--tasks", "ptbxl-probe", "--pretrain-steps", "3",
+            "--encoders-from", str(base_run), cache_dir=cache_dir)
+    assert "another configuration" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run(tmp_path / "missing", "--seeds", "1", "--rows", "row2", "--tasks", "ptbxl-probe",
+            "--encoders-from", str(base_run), cache_dir=cache_dir)
+    assert "pretrain/row2/seed0/encoder.pt does not exist" in capsys.readouterr().err
