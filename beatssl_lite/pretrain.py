@@ -610,7 +610,7 @@ def pretrain(config: PretrainConfig, dataset, out_dir, cache_dir=None, device: s
     seed_everything(config.train.seed + runtime.rank)  # every process its own stream
     augment_generator.manual_seed(config.train.seed + runtime.rank + 1_000_003)
 
-    step = _resume(saved, model, optimiser, scheduler, scaler, augment_generator, runtime)
+    step = _resume(saved, model, optimiser, scheduler, scaler, augment_generator, runtime, total_steps)
     if runtime.is_main and (out_dir / CURVE).exists():
         _truncate_curve(out_dir / CURVE, step)
     elif runtime.is_main:
@@ -706,10 +706,19 @@ def _saved_state(out_dir: Path, config: PretrainConfig) -> dict | None:
     return state
 
 
-def _resume(state: dict | None, model, optimiser, scheduler, scaler, augment_generator, runtime) -> int:
-    """Restore a checkpoint's state (``_saved_state``); the step to continue from (0 for a new run)."""
+def _resume(state: dict | None, model, optimiser, scheduler, scaler, augment_generator, runtime,
+            total_steps: int) -> int:
+    """Restore a checkpoint's state (``_saved_state``); the step to continue from (0 for a new run).
+
+    A finished run (its step at ``total_steps``) loads under any number of processes: nothing is left to train, so
+    no random stream needs to continue (``reproduce`` on one process picks up a row pretrained with torchrun)."""
     if state is None:
         return 0
+    if state["world_size"] != runtime.world_size and int(state["step"]) >= total_steps:
+        model.load_state_dict(state["model"])
+        log.info("%s: finished by %d process(es) at step %d; loaded as is", state["path"], state["world_size"],
+                 state["step"])
+        return int(state["step"])
     if state["world_size"] != runtime.world_size:
         raise ConfigError(f"checkpoint {state['path']} was written by {state['world_size']} process(es), this run "
                           f"has {runtime.world_size}: resume with the same number")

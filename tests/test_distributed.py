@@ -150,4 +150,11 @@ def test_pretrain_under_two_processes_writes_once_and_resumes(tmp_path):
     mp.start_processes(_pretrain_worker, args=(free_port(), str(out), str(cache)), nprocs=WORLD, join=True,
                        start_method="spawn")
     assert (out / CHECKPOINT).read_bytes() == before  # finished: resumed at the end, nothing retrained
+    # one process (as reproduce runs) loads the finished two-process run as is, with its weights
+    dataset = load_dataset("synthetic", n_records=40, fs=FS, seed=5)
+    result = pretrain(preset("row9", "tiny", batch_size=8, epochs=1, checkpoint_every=2), dataset, out,
+                      cache_dir=cache, device="cpu", progress=False)
+    assert result.steps == state["step"] and (out / CHECKPOINT).read_bytes() == before
+    for name, tensor in result.model.state_dict().items():
+        assert torch.equal(tensor, state["model"][name]), name
     assert np.isfinite([float(line.split(",")[2]) for line in rows[1:]]).all()
