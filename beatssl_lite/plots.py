@@ -694,8 +694,9 @@ def plot_beat_overlay(windows, fs: float, leads=("II", "V1", "V5"), labels=None,
     """All beats of a record overlaid, aligned on their R peak, one panel per lead; return the figure.
 
     windows: a ``beats.BeatWindows`` (its windows (n_beats, 12, L) and centre). labels: optional one class name
-    per beat (e.g. beat classes), each drawn in its own colour; without, beats are thin grey and their median
-    thick black. At most 8 in wide, text of 9 pt or more, the legend under the panels (never over a trace).
+    per beat (e.g. beat classes), each drawn in its own colour, a class of fewer than half the beats thicker and on
+    top (a lone V beat is not hidden under the N beats); without, beats are thin grey and their median thick
+    black. At most 8 in wide, text of 9 pt or more, the legend under the panels (never over a trace).
     """
     import matplotlib.pyplot as plt
 
@@ -709,13 +710,16 @@ def plot_beat_overlay(windows, fs: float, leads=("II", "V1", "V5"), labels=None,
     fig = plt.figure(figsize=(min(8.0, 2.7 * len(rows)), 3.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(rows), sharex=True))
     colours = {}
+    share = {} if labels is None else {name: list(labels).count(name) / len(labels) for name in set(labels)}
     for ax, row in zip(axes, rows):
         for k, beat in enumerate(stack[:, row]):
             if labels is None:
                 ax.plot(time_ms, beat, color="#9a9a9a", lw=0.6)
             else:
                 colour = colours.setdefault(labels[k], f"C{len(colours)}")
-                ax.plot(time_ms, beat, color=colour, lw=0.8, label=labels[k] if ax is axes[0] else None)
+                rare = share[labels[k]] < 0.5  # a minority class is drawn thicker, above the majority's beats
+                ax.plot(time_ms, beat, color=colour, lw=1.4 if rare else 0.8, zorder=3 if rare else 2,
+                        label=labels[k] if ax is axes[0] else None)
         if labels is None and len(stack):
             ax.plot(time_ms, np.median(stack[:, row], axis=0), color="k", lw=1.6, label="median beat")
         ax.axvline(0.0, color="#d62728", lw=0.6, ls=":")

@@ -470,6 +470,10 @@ def test_peak_overlay_and_delineation_figures_are_readable_with_the_legend_off_t
     _readable_at_page_width(fig)
     assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["N", "V"]
+    v_line = [line for line in fig.axes[0].get_lines() if line.get_label() == "V"][0]
+    n_lines = [line for line in fig.axes[0].get_lines() if line.get_label() == "N"]
+    assert all(v_line.get_zorder() > line.get_zorder() and v_line.get_linewidth() > line.get_linewidth()
+               for line in n_lines)  # the lone V beat on top of the N beats
     _legend_clear_of_traces(fig, fig.legends[0])
     bounds = delineation.delineate(signal, fs)
     fig = plot_delineation(signal, fs, bounds, 2, reference=bounds, reference_beat=2, title="t")
