@@ -2,6 +2,7 @@
 #   make book    set up .venv when missing, then build the book (every chapter executed) into _build/html
 #   make test    set up .venv when missing, then run the tests (tests/ and every chapter notebook)
 #   make browser-check   open every page of the built book in headless Chromium (.ci/browser_check.py)
+#   make book-real DATA=/path/to/data   the book strictly on real data (BEATSSL_DATA=DATA), into _build/real
 # Set-up: a virtual environment, CPU PyTorch first (the default `pip install torch` pulls several GB of CUDA
 # wheels), then the package with its extras. Done once: stamp files in the environment skip it on later calls, and
 # a changed pyproject.toml reinstalls the package.
@@ -16,6 +17,16 @@ EXTRAS ?= book,test,browser
 # Extra arguments: e.g. BOOK_FLAGS="-W -n --keep-going" (strict build), PYTEST_ARGS="-q tests/test_plots.py".
 BOOK_FLAGS ?=
 PYTEST_ARGS ?=
+# The real-data build (book-real): the data root (holding ptb-xl/ and/or ludb/), its output folder (the HTML lands
+# in $(BOOK_REAL_OUT)/_build/html: jupyter-book appends _build; under _build/ it is git-ignored and never read as a
+# source, and it leaves the default build in _build/html alone), and its flags: strict, as CI's synthetic build.
+DATA ?= $(BEATSSL_DATA)
+BOOK_REAL_OUT ?= _build/real
+BOOK_REAL_FLAGS ?= -W -n --keep-going
+# Python warnings in the chapters' kernels that fail the real-data build: a warning printed on a page is not a
+# Sphinx warning, so -W alone lets it through (the real-data path once showed PyTorch's non-writable-array
+# UserWarning). The kernels inherit PYTHONWARNINGS; the build keeps its own.
+BOOK_REAL_PYTHONWARNINGS ?= error::UserWarning
 
 BIN := $(abspath $(VENV))/bin
 # Tools run from the environment, and so do the notebooks' kernels and any subprocess they start.
@@ -23,7 +34,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup book test browser-check clean-book
+.PHONY: setup book book-real test browser-check clean-book
 
 setup: $(VENV)/.installed
 
@@ -42,6 +53,17 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-installed
 
 book: setup
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+# Every chapter executed on the real data in DATA (BEATSSL_DATA), strictly: a warning, a failing cell or a Python
+# UserWarning in a chapter fails the build. The chapters print which data they read.
+book-real: setup
+	@test -n "$(DATA)" || { echo "make book-real: set DATA=/path/to/data (a folder holding ptb-xl/ and/or ludb/)" >&2; exit 2; }
+	@test -d "$(DATA)" || { echo "make book-real: DATA=$(DATA) is not a directory" >&2; exit 2; }
+	BEATSSL_DATA="$(abspath $(DATA))" $(BIN)/python -c "import sys; from beatssl_lite import data_root; \
+	  found = {name: data_root(None, name) for name in ('ptbxl', 'ludb')}; print('book-real:', found); \
+	  sys.exit(0 if any(found.values()) else 'make book-real: DATA holds neither ptb-xl/ nor ludb/')"
+	BEATSSL_DATA="$(abspath $(DATA))" PYTHONWARNINGS="$(BOOK_REAL_PYTHONWARNINGS)" \
+	  $(BIN)/jupyter-book build . --path-output $(BOOK_REAL_OUT) $(BOOK_REAL_FLAGS)
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
