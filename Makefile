@@ -57,7 +57,8 @@ book: setup
 # Every chapter executed on the real data in DATA (BEATSSL_DATA), strictly: a warning, a failing cell or a Python
 # UserWarning in a chapter fails the build. The chapters print which data they read.
 book-real: setup
-	@test -n "$(DATA)" || { echo "make book-real: set DATA=/path/to/data (a folder holding ptb-xl/ and/or ludb/)" >&2; exit 2; }
+	@test -n "$(DATA)" || \
+	  { echo "make book-real: set DATA=/path/to/data (a folder holding ptb-xl/ and/or ludb/)" >&2; exit 2; }
 	@test -d "$(DATA)" || { echo "make book-real: DATA=$(DATA) is not a directory" >&2; exit 2; }
 	BEATSSL_DATA="$(abspath $(DATA))" $(BIN)/python -c "import sys; from beatssl_lite import data_root; \
 	  found = {name: data_root(None, name) for name in ('ptbxl', 'ludb')}; print('book-real:', found); \

@@ -1,4 +1,4 @@
-"""Chapter timing: every chapter notebook executed as ``pytest --nbmake`` executes it, its wall time beside the targets.
+"""Chapter timing: each chapter notebook executed as ``pytest --nbmake`` executes it, its wall time beside the targets.
 
 Targets (issue 10): at most 90 s per chapter and at most 10 minutes for the whole book, on 2 CPU cores, on the
 embedded synthetic default (no BEATSSL_DATA, no data in the user cache). Each notebooks/NN_*.ipynb (the paired
@@ -6,8 +6,8 @@ copy of book/NN_*.md that pytest, nbmake and Colab run) is executed the way nbma
 ``NotebookClient`` with the notebook's own kernel (python3: this interpreter's environment), a per-cell timeout
 (120 s, as pyproject.toml's ``--nbmake-timeout``), errors not allowed, cells tagged ``skip-execution`` skipped,
 the notebook's folder as the working directory. The kernel inherits this process's environment (BEATSSL_DATA,
-MPLBACKEND, thread settings, the user cache unless --fresh-cache), so the chapters pick real data exactly when a newcomer's kernel would. One run per
-chapter, in book order (no repeats: a chapter's second run would find its caches warm).
+MPLBACKEND, thread settings, the user cache unless --fresh-cache), so the chapters pick real data exactly when a
+newcomer's kernel would. One run per chapter, in book order (no repeats: a second run would find caches warm).
 Figures per chapter: wall seconds (kernel start to shutdown), the kernel's CPU seconds (user + system of the
 kernel process and its children, less sensitive to the machine's load than wall time), the slowest cell, and the
 number of outputs that show a Python warning on the page (stderr text naming a ``...Warning:``): a strict build
@@ -140,7 +140,8 @@ def main() -> int:
     print(f"   {cores} CPU cores usable by this process; MPLBACKEND={os.environ.get('MPLBACKEND', 'unset')}; "
           f"kernel python {sys.executable}")
     print(f"   {data}")
-    print(f"   user cache: {'EMPTY (--fresh-cache), ' + os.environ['XDG_CACHE_HOME'] if args.fresh_cache else 'as it is'}")
+    cache = f"EMPTY (--fresh-cache), {os.environ['XDG_CACHE_HOME']}" if args.fresh_cache else "as it is"
+    print(f"   user cache: {cache}")
     print(f"{'chapter':24s} {'wall (s)':>9s} {'target':>7s} {'kernel CPU (s)':>15s} {'slowest cell':>16s} "
           f"{'warnings':>9s} {'load before/after':>18s}  result")
     total_wall, total_cpu, failed, over = 0.0, 0.0, [], []
