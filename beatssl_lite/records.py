@@ -96,15 +96,21 @@ class ECGDataset:
         return len(self.signals)
 
     def __getitem__(self, i: int) -> ECGRecord:
+        """Record ``i``, holding its own writable copy of its signal and masks, whatever backs the dataset.
+
+        A cached PTB-XL or LUDB dataset is a read-only memmap and the synthetic one an in-memory array: a view
+        would be read-only on real data only (``torch.from_numpy`` of it warns) and would write through to the
+        dataset on the synthetic default only. A copy behaves the same on both.
+        """
         def pick(values):
             return None if values is None else values[i]
 
         return ECGRecord(
-            signal=np.asarray(self.signals[i], dtype=np.float32),
+            signal=np.array(self.signals[i], dtype=np.float32),
             fs=self.fs,
             record_id=str(self.record_ids[i]),
             labels=pick(self.labels),
-            masks=pick(self.masks),
+            masks=None if self.masks is None else np.array(self.masks[i]),
             waves=pick(self.waves),
             r_peaks=pick(self.r_peaks),
             meta=dict(pick(self.meta) or {}),
