@@ -23,6 +23,8 @@ PYTEST_ARGS ?=
 DATA ?= $(BEATSSL_DATA)
 BOOK_REAL_OUT ?= _build/real
 BOOK_REAL_FLAGS ?= -W -n --keep-going
+# A smaller table of contents to try the target on a few chapters (links to the others then warn: drop -W).
+BOOK_REAL_TOC ?= _toc.yml
 # Python warnings in the chapters' kernels that fail the real-data build: a warning printed on a page is not a
 # Sphinx warning, so -W alone lets it through (the real-data path once showed PyTorch's non-writable-array
 # UserWarning). The kernels inherit PYTHONWARNINGS; the build keeps its own.
@@ -64,7 +66,7 @@ book-real: setup
 	  found = {name: data_root(None, name) for name in ('ptbxl', 'ludb')}; print('book-real:', found); \
 	  sys.exit(0 if any(found.values()) else 'make book-real: DATA holds neither ptb-xl/ nor ludb/')"
 	BEATSSL_DATA="$(abspath $(DATA))" PYTHONWARNINGS="$(BOOK_REAL_PYTHONWARNINGS)" \
-	  $(BIN)/jupyter-book build . --path-output $(BOOK_REAL_OUT) $(BOOK_REAL_FLAGS)
+	  $(BIN)/jupyter-book build . --path-output $(BOOK_REAL_OUT) --toc $(BOOK_REAL_TOC) $(BOOK_REAL_FLAGS)
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
