@@ -129,7 +129,14 @@ def main() -> int:
     parser.add_argument("--fresh-cache", action="store_true",
                         help="kernels get an empty temporary XDG_CACHE_HOME, as .ci/run's book build (a newcomer's "
                              "first run: every cache cold); default: the user cache as it is")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="OMP_NUM_THREADS=N for the kernels (torch's intra-op threads); default: as set here "
+                             "(unset: torch uses one thread per core)")
     args = parser.parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads: expected >= 1, got {args.threads}")
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     if args.fresh_cache:
         os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="bench-chapters-cache.")
     selected = chapters(["01", "02"] if args.quick and not args.chapters else args.chapters)
@@ -138,6 +145,7 @@ def main() -> int:
                         protocol=__doc__.split("\n\n")[1])
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"   {cores} CPU cores usable by this process; MPLBACKEND={os.environ.get('MPLBACKEND', 'unset')}; "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
           f"kernel python {sys.executable}")
     print(f"   {data}")
     cache = f"EMPTY (--fresh-cache), {os.environ['XDG_CACHE_HOME']}" if args.fresh_cache else "as it is"
