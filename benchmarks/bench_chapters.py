@@ -145,7 +145,8 @@ def main() -> int:
                         protocol=__doc__.split("\n\n")[1])
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"   {cores} CPU cores usable by this process; MPLBACKEND={os.environ.get('MPLBACKEND', 'unset')}; "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
+          f"kernels' OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} "
+          f"(the torch threads above are this process's); "
           f"kernel python {sys.executable}")
     print(f"   {data}")
     cache = f"EMPTY (--fresh-cache), {os.environ['XDG_CACHE_HOME']}" if args.fresh_cache else "as it is"
