@@ -53,7 +53,7 @@ PRETRAINED = {
         name="beat-ssl", description="row 9 of Table 1 (soft_1 rhythm targets at power 50 + hard beat targets), "
         "pretrained on the PTB-XL subset without fold 10", size="cpu", fs=100.0, config="row9", seed=0,
         file="beat-ssl-row9-cpu-100hz-seed0.pt",
-        sha256="d75af99d640b54a48d8226bc0b574761d117e5bf5c94aea57d94fe326e99af0d"),
+        sha256="8950c82bfb82818210947b8e941ae1f1472563aa589880046f0e40e88d798500"),
     "random-init": PretrainedEncoder(
         name="random-init", description="the same encoder randomly initialised (downstream.random_encoder, seed 0): "
         "the reproduction's random-init baseline", size="cpu", fs=100.0, config="random-init", seed=0),
