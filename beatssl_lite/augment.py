@@ -411,7 +411,13 @@ def three_kg(x, config: ThreeKGConfig | None = None, generator=None, out=None, c
     """
     config = config or ThreeKGConfig()
     is_numpy = isinstance(x, np.ndarray)
-    tensor = torch.from_numpy(np.ascontiguousarray(x)) if is_numpy else x
+    if is_numpy:
+        x = np.ascontiguousarray(x)
+        # A read-only array (a row of a memory-mapped cache) is copied: torch.from_numpy warns on one, and the
+        # views are never written back into it anyway.
+        tensor = torch.from_numpy(x if x.flags.writeable else x.copy())
+    else:
+        tensor = x
     _check_batch(tensor)
     if is_numpy and out is not None:
         out = torch.from_numpy(out)

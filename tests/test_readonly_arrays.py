@@ -73,6 +73,23 @@ def test_torch_from_numpy_of_a_memmapped_record_does_not_warn(tmp_path):
     assert done.returncode == 0 and "no warning" in done.stdout, done.stderr[-2000:]
 
 
+def test_three_kg_of_a_read_only_batch_does_not_warn_and_matches_a_writable_one(tmp_path):
+    dataset = memmapped(tmp_path)
+    code = textwrap.dedent(f"""
+        import numpy as np
+        from beatssl_lite.augment import three_kg
+        signals = np.load({str(tmp_path / 'signals.npy')!r}, mmap_mode="r")
+        assert not signals.flags.writeable
+        views, _ = three_kg(signals, generator=0)
+        expected, _ = three_kg(np.array(signals), generator=0)
+        np.testing.assert_array_equal(views, expected)
+        print("no warning")
+    """)
+    done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "no warning" in done.stdout, done.stderr[-2000:]
+
+
 @pytest.mark.realdata
 def test_torch_from_numpy_of_a_real_ludb_record_does_not_warn(ludb_root):
     assert not load_dataset("ludb", root=ludb_root, progress=False).signals.flags.writeable
