@@ -808,7 +808,7 @@ def plot_loss_curve(curves, title: str | None = None, smooth: int = 1):
         raise ValueError("curves: expected at least one step of loss curve per run")
     if not isinstance(smooth, int) or smooth < 1:
         raise ValueError(f"smooth: expected a positive number of steps, got {smooth!r}")
-    fig, axes = plt.subplots(1, 3, figsize=(12.0, 3.2), layout="constrained", sharex=True)
+    fig, axes = plt.subplots(1, 3, figsize=(8.0, 3.2), layout="constrained", sharex=True)
     for label, rows in runs.items():
         steps = np.array([row["step"] for row in rows])
         for ax, key in zip(axes, ("loss", "rhythm_loss", "beat_loss")):
@@ -819,14 +819,14 @@ def plot_loss_curve(curves, title: str | None = None, smooth: int = 1):
             else:
                 shown = steps
             ax.plot(shown, values, lw=1.2, label=label or None)
-    for ax, name in zip(axes, ("total = rhythm + lambda beat", "rhythm loss", "beat loss")):
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        ax.tick_params(labelsize=8)
+    for ax, name in zip(axes, ("total: rhythm + λ beat", "rhythm loss", "beat loss")):
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("step", fontsize=9)
+        ax.tick_params(labelsize=9)
     if len(runs) > 1:
-        axes[0].legend(fontsize=7)
+        axes[0].legend(fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     plt.close(fig)
     return fig
 
@@ -859,7 +859,8 @@ def plot_embeddings_2d(embeddings: dict, labels, class_names, title: str | None 
     if not embeddings:
         raise ValueError("embeddings: expected at least one {title: (N, D) array} panel")
     single = labels.sum(axis=1) == 1
-    fig, axes = plt.subplots(1, len(embeddings), figsize=(4.6 * len(embeddings), 4.0), layout="constrained")
+    width = min(8.0, 4.0 * len(embeddings))  # the page's width, so that the text is not shrunk
+    fig, axes = plt.subplots(1, len(embeddings), figsize=(width, 4.0), layout="constrained")
     for ax, (name, values) in zip(np.atleast_1d(axes), embeddings.items()):
         if len(values) != len(labels):
             raise ValueError(f"embeddings[{name!r}]: {len(values)} rows for {len(labels)} label rows")
@@ -869,13 +870,13 @@ def plot_embeddings_2d(embeddings: dict, labels, class_names, title: str | None 
             chosen = single & (labels[:, k] == 1)
             if chosen.any():
                 ax.scatter(*xy[chosen].T, s=12, label=class_name)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("PC 1", fontsize=8)
-        ax.set_ylabel("PC 2", fontsize=8)
-        ax.tick_params(labelsize=7)
-    np.atleast_1d(axes)[-1].legend(fontsize=7, markerscale=1.5, loc="best")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("PC 1", fontsize=9)
+        ax.set_ylabel("PC 2", fontsize=9)
+        ax.tick_params(labelsize=9)
+    np.atleast_1d(axes)[-1].legend(fontsize=9, markerscale=1.5, loc="best")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     plt.close(fig)
     return fig
 

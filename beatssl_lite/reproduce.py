@@ -511,6 +511,24 @@ def reproduce(out, data, size: str = "cpu", seeds=3, rows=None, tasks=None, prot
 
 # --- the report -----------------------------------------------------------------------------------------------------
 
+def find_results(start=None) -> Path | None:
+    """The results folder a reader looks at: ``$BEATSSL_RESULTS`` if set, else ``results/`` in ``start`` (default
+    the working directory) or in its parent (the chapters run from ``book/`` or ``notebooks/``); None if neither
+    holds one. A results folder is what ``reproduce`` writes: ``run.json`` and ``units/``.
+    """
+    def is_results(folder: Path) -> bool:
+        return (folder / RUN_FILE).is_file() and (folder / UNITS_DIR).is_dir()
+
+    named = os.environ.get("BEATSSL_RESULTS")
+    if named:
+        if not is_results(Path(named)):
+            raise FileNotFoundError(f"BEATSSL_RESULTS={named}: expected a folder written by `beatssl-lite "
+                                    f"reproduce` (holding {RUN_FILE} and {UNITS_DIR}/)")
+        return Path(named).resolve()
+    start = Path.cwd() if start is None else Path(start)
+    return next((c.resolve() for c in (start / "results", start.parent / "results") if is_results(c)), None)
+
+
 def read_units(out) -> list:
     """Every finished unit's JSON in ``out``, in canonical order (configuration, seed, task)."""
     units = [json.loads(p.read_text()) for p in sorted((Path(out) / UNITS_DIR).glob("*/seed*/*.json"))]

@@ -479,3 +479,40 @@ def test_peak_overlay_and_delineation_figures_are_readable_with_the_legend_off_t
     fig = plot_delineation(signal, fs, bounds, 2, reference=bounds, reference_beat=2, title="t")
     _readable_at_page_width(fig)
     _legend_clear_of_traces(fig, fig.axes[0].get_legend())
+
+
+def test_loss_curve_draws_each_loss_readably_and_smooths_by_a_moving_average():
+    from beatssl_lite.plots import plot_loss_curve
+
+    rows = [{"step": s, "loss": 10.0 - s, "rhythm_loss": 6.0 - 0.5 * s, "beat_loss": float(s % 3)} for s in range(8)]
+    fig = plot_loss_curve({"row 9": rows, "row 1": rows[:5]}, title="two runs")
+    _readable_at_page_width(fig)
+    for ax, key in zip(fig.axes, ("loss", "rhythm_loss", "beat_loss")):
+        first, second = ax.get_lines()
+        np.testing.assert_allclose(first.get_ydata(), [row[key] for row in rows])
+        np.testing.assert_allclose(second.get_xdata(), range(5))
+    smoothed = plot_loss_curve(rows, smooth=3).axes[2].get_lines()[0]
+    beat = np.array([row["beat_loss"] for row in rows])
+    np.testing.assert_allclose(smoothed.get_ydata(), [beat[i - 2:i + 1].mean() for i in range(2, 8)])
+    np.testing.assert_allclose(smoothed.get_xdata(), range(2, 8))
+    with pytest.raises(ValueError, match="smooth"):
+        plot_loss_curve(rows, smooth=0)
+
+
+def test_embeddings_2d_draws_every_ecg_once_readably():
+    from beatssl_lite.plots import pca_2d, plot_embeddings_2d
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros((30, 3), int)
+    labels[np.arange(30), np.arange(30) % 3] = 1
+    labels[:4, 0] = 1  # four ECGs with two classes: drawn grey, as "several"
+    panels = {"before": rng.normal(size=(30, 8)), "after": rng.normal(size=(30, 8))}
+    fig = plot_embeddings_2d(panels, labels, ["A", "B", "C"], title="PCA")
+    _readable_at_page_width(fig)
+    for ax, values in zip(fig.axes, panels.values()):
+        points = np.concatenate([c.get_offsets() for c in ax.collections])
+        assert len(points) == 30  # every ECG once, in one of the classes or "several"
+        expected = pca_2d(values)
+        assert {tuple(np.round(p, 9)) for p in points} == {tuple(np.round(p, 9)) for p in expected}
+    with pytest.raises(ValueError, match="rows for"):
+        plot_embeddings_2d({"x": np.zeros((29, 8))}, labels, ["A", "B", "C"])

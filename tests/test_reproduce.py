@@ -247,3 +247,21 @@ def test_encoders_from_another_results_folder_replace_pretraining(base_run, tmp_
         run(tmp_path / "missing", "--seeds", "1", "--rows", "row2", "--tasks", "ptbxl-probe",
             "--encoders-from", str(base_run), cache_dir=cache_dir)
     assert "pretrain/row2/seed0/encoder.pt does not exist" in capsys.readouterr().err
+
+
+def test_find_results_looks_in_the_working_folder_its_parent_and_beatssl_results(tmp_path, monkeypatch):
+    from beatssl_lite.reproduce import find_results
+    monkeypatch.delenv("BEATSSL_RESULTS", raising=False)
+    (tmp_path / "book").mkdir()
+    assert find_results(tmp_path / "book") is None
+    (tmp_path / "results" / "units").mkdir(parents=True)
+    assert find_results(tmp_path / "book") is None  # units/ without run.json: not written by reproduce
+    (tmp_path / "results" / "run.json").write_text("{}")
+    assert find_results(tmp_path / "book") == (tmp_path / "results").resolve()  # a chapter runs in book/
+    assert find_results(tmp_path) == (tmp_path / "results").resolve()  # the repository root
+    other = tmp_path / "elsewhere"
+    monkeypatch.setenv("BEATSSL_RESULTS", str(other))
+    with pytest.raises(FileNotFoundError, match="BEATSSL_RESULTS=.*elsewhere"):
+        find_results(tmp_path)  # a named folder that is not one is an error, not a silent fallback
+    shutil.copytree(tmp_path / "results", other)
+    assert find_results(tmp_path / "book") == other.resolve()
