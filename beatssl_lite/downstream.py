@@ -45,6 +45,7 @@ on the data they name). Results are plain dicts: ``task``, ``seed``, ``metrics``
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -180,6 +181,20 @@ class _Classifier(nn.Module):
         return self.head(self.encoder.pool(self.encoder(x)))
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """torch on one intra-op thread for the block. The probe's steps are tiny (a 64 x 5 linear layer): a thread pool
+    cannot speed them up, and on a machine whose other cores are busy it spends most of its time waiting for its
+    threads (``benchmarks/bench_probe_threads.py`` measures both settings)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@_one_thread()
 def _train_probe(train_x, train_y, seed, epochs, lr, weight_decay):
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
     torch.manual_seed(seed)

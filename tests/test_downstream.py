@@ -210,3 +210,23 @@ def test_both_tasks_train_on_the_device_asked_and_return_numpy(separable, tiny_l
     else:
         np.testing.assert_allclose(default["predictions"]["scores"], moved["predictions"]["scores"], atol=1e-3)
         assert (segmentation[0]["predictions"]["masks"] == segmentation[1]["predictions"]["masks"]).mean() > 0.99
+
+
+def test_the_probe_trains_on_one_thread_and_restores_the_setting(separable, monkeypatch):
+    seen = []
+    original = torch.nn.functional.binary_cross_entropy_with_logits
+
+    def recording(*args, **kwargs):  # the probe's loss: called once per training step
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr(torch.nn.functional, "binary_cross_entropy_with_logits", recording)
+        evaluate_classification(random_encoder("tiny", 100.0), separable, mode="probe", epochs=5, n_bootstrap=0,
+                                allow_synthetic=True)
+        assert seen == [1] * 5  # benchmarks/bench_probe_threads.py: why
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
