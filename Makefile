@@ -14,6 +14,12 @@ VENV ?= .venv
 TORCH_SPEC ?= torch
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 EXTRAS ?= book,test,browser
+# One OpenMP (torch, numba) thread per process unless the environment says otherwise: the chapters' and tests' models
+# are small, and when other jobs share the cores a second thread mostly waits. benchmarks/bench_chapters.py on 2 cores,
+# 2026-12-04: quiet, 2 threads 101 s for the book; beside one training run, 1 thread 112 s (chapter 8 23 s) and
+# 2 threads 202 s (chapter 8 77 s).
+OMP_NUM_THREADS ?= 1
+export OMP_NUM_THREADS
 # Extra arguments: e.g. BOOK_FLAGS="-W -n --keep-going" (strict build), PYTEST_ARGS="-q tests/test_plots.py".
 BOOK_FLAGS ?=
 PYTEST_ARGS ?=
