@@ -347,6 +347,19 @@ def upsample_frames(frames: torch.Tensor, stride: int, fs: float, out_fs: float,
     return frames[..., low] * (1 - weight) + frames[..., high] * weight
 
 
+def frame_rate_masks(masks: np.ndarray, frame_samples: int) -> np.ndarray:
+    """What a perfect frame-rate decoder outputs: (..., T) wave codes reduced to the code at each frame centre
+    (sample ``t * frame_samples``), as one-hot logits, interpolated back by ``upsample_frames`` and argmaxed, as the
+    model's logits are. Scored against ``masks``, it is the ceiling of any decoder with one class per frame.
+    """
+    if not (isinstance(frame_samples, (int, np.integer)) and frame_samples >= 1):
+        raise ValueError(f"frame_samples: expected a positive integer, got {frame_samples!r}")
+    masks = np.asarray(masks)
+    centres = torch.from_numpy(masks[..., ::frame_samples].astype(np.int64))
+    logits = F.one_hot(centres, len(WAVES)).movedim(-1, -2).float()  # (..., 4, frames)
+    return upsample_frames(logits, int(frame_samples), 1.0, 1.0, masks.shape[-1]).argmax(-2).numpy()
+
+
 class SegmentationDecoder(nn.Module):
     """Per-frame logits of every lead's wave classes: (B, width, F) -> (B, n_leads, n_classes, F)."""
 

@@ -4,8 +4,9 @@ Task 2's decoder (``downstream.SegmentationDecoder``) gives one class per encode
 size), interpolated to 500 Hz. Two measurements, on LUDB (all 200 records for the ceilings; ``ludb_split`` seed 0,
 160 / 40 records, for the trained decoders), scored as the reproduction does (``metrics.segmentation_scores``:
 sample-wise F1 of P, QRS and T on samples 500-4500 at 500 Hz, pooled; their mean):
-- ceilings: the annotated masks reduced to the class at each frame's centre (frames of 40, 20 and 10 ms), as one-hot
-  logits interpolated back exactly as the decoder's are; what a perfect frame classifier would score;
+- ceilings: ``downstream.frame_rate_masks``, the annotated masks reduced to the class at each frame's centre (frames
+  of 40, 20 and 10 ms), as one-hot logits interpolated back exactly as the decoder's are; what a perfect frame
+  classifier would score;
 - trained: the shipped row-9 encoder (``load_pretrained("beat-ssl")``) fine-tuned with the library's frame decoder
   and with a sub-pixel decoder defined here (the same two convolutions, 12 x 4 x stride outputs per frame, frame t
   giving the input samples t * stride - stride // 2 ... + stride - 1, then interpolated to 500 Hz), each through
@@ -29,13 +30,6 @@ import common
 from beatssl_lite import downstream, load_dataset, load_pretrained
 from beatssl_lite.metrics import segmentation_scores
 from beatssl_lite.vocabulary import LEADS, WAVES
-
-
-def frame_oracle(masks: np.ndarray, frame_samples: int, fs: float) -> np.ndarray:
-    """(N, 12, T) masks reduced to the class at each frame's centre and interpolated back as the decoder's logits."""
-    centres = torch.from_numpy(masks[..., ::frame_samples].astype(np.int64))
-    logits = nn.functional.one_hot(centres, len(WAVES)).movedim(-1, -2).float()  # (N, 12, 4, frames)
-    return downstream.upsample_frames(logits, frame_samples, fs, fs, masks.shape[-1]).argmax(-2).numpy()
 
 
 class SubpixelModel(nn.Module):
@@ -67,13 +61,14 @@ def main() -> None:
     dataset = load_dataset("ludb", root=root, progress=False) if root else load_dataset("ludb", fallback="synthetic")
     masks = np.asarray(dataset.masks)
     for frame_ms in (40, 20, 10):
-        scores = segmentation_scores(frame_oracle(masks, round(frame_ms * dataset.fs / 1000), dataset.fs), masks)
+        scores = segmentation_scores(downstream.frame_rate_masks(masks, round(frame_ms * dataset.fs / 1000)), masks)
         print(f"ceiling, perfect {frame_ms:2d} ms frames ({len(masks)} records): F1 {scores['f1_mean']:.3f} "
               f"(P {scores['f1_P']:.3f}, QRS {scores['f1_QRS']:.3f}, T {scores['f1_T']:.3f})")
     if args.no_train:
         return
     epochs = 4 if args.quick else 40
-    for name, model in (("frame decoder (library)", downstream.SegmentationModel), ("sub-pixel decoder", SubpixelModel)):
+    decoders = {"frame decoder (library)": downstream.SegmentationModel, "sub-pixel decoder": SubpixelModel}
+    for name, model in decoders.items():
         start = time.perf_counter()
         with mock.patch.object(downstream, "SegmentationModel", model):
             result = downstream.evaluate_segmentation(load_pretrained("beat-ssl"), dataset, seed=args.seed,

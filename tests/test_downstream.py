@@ -230,3 +230,19 @@ def test_the_probe_trains_on_one_thread_and_restores_the_setting(separable, monk
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_frame_rate_masks_give_each_sample_the_code_at_its_nearest_frame_centre():
+    from beatssl_lite.downstream import frame_rate_masks
+
+    masks = np.random.default_rng(0).integers(0, 4, size=(3, 2, 101)).astype(np.int8)
+    np.testing.assert_array_equal(frame_rate_masks(masks, 1), masks)  # one-sample frames lose nothing
+    out = frame_rate_masks(masks, 4)
+    assert out.shape == masks.shape
+    centres = np.arange(0, 101, 4)
+    for n in range(101):  # naive: the nearest centre, where one is nearest (not halfway between two)
+        distances = np.abs(centres - n)
+        if (distances == distances.min()).sum() == 1 and n <= centres[-1]:
+            np.testing.assert_array_equal(out[..., n], masks[..., centres[distances.argmin()]])
+    with pytest.raises(ValueError, match="frame_samples"):
+        frame_rate_masks(masks, 0)
