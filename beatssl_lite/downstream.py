@@ -348,9 +348,11 @@ def upsample_frames(frames: torch.Tensor, stride: int, fs: float, out_fs: float,
 
 
 def frame_rate_masks(masks: np.ndarray, frame_samples: int) -> np.ndarray:
-    """What a perfect frame-rate decoder outputs: (..., T) wave codes reduced to the code at each frame centre
-    (sample ``t * frame_samples``), as one-hot logits, interpolated back by ``upsample_frames`` and argmaxed, as the
-    model's logits are. Scored against ``masks``, it is the ceiling of any decoder with one class per frame.
+    """A hard-frame oracle: (..., T) wave codes reduced to the code at each frame centre (sample
+    ``t * frame_samples``), as one-hot logits, interpolated back by ``upsample_frames`` and argmaxed, as the model's
+    logits are. Scored against ``masks``, it shows what frames of that length cost when each frame holds one sure
+    class. It is not an upper bound of ``SegmentationDecoder``: soft logits interpolated between frame centres can
+    place a boundary anywhere between them.
     """
     if not (isinstance(frame_samples, (int, np.integer)) and frame_samples >= 1):
         raise ValueError(f"frame_samples: expected a positive integer, got {frame_samples!r}")
