@@ -440,12 +440,25 @@ def load_checkpoint(path, config: PretrainConfig | None = None) -> dict:
     return state
 
 
-def save_encoder(path: Path, encoder: torch.nn.Module, config: PretrainConfig, step: int) -> Path:
-    """The encoder alone (what downstream tasks keep), with the configuration that trained it and the sampling rate
-    it was built for (its kernels depend on it)."""
+def save_encoder(path: Path, encoder: torch.nn.Module, config: PretrainConfig, step: int,
+                 total_steps: int | None = None) -> Path:
+    """The encoder alone (what downstream tasks keep), with the configuration that trained it, the sampling rate
+    it was built for (its kernels depend on it), and its step of ``total_steps`` (it is rewritten at every
+    checkpoint, so a file mid-run holds an unfinished encoder: ``encoder_progress`` tells)."""
     return atomic_write_bytes(path, _torch_bytes({"format": ENCODER_FORMAT, "config": config.to_dict(),
-                                                  "fs": float(encoder.fs), "step": step,
+                                                  "fs": float(encoder.fs), "step": step, "total_steps": total_steps,
                                                   "encoder": encoder.state_dict()}))
+
+
+def encoder_progress(path) -> tuple[int | None, int | None]:
+    """(step, total_steps) recorded in an ``encoder.pt``; total_steps is None in files written before it was
+    recorded."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{path}: corrupt or truncated encoder file ({type(error).__name__})") from error
+    step, total = state.get("step"), state.get("total_steps")
+    return (None if step is None else int(step)), (None if total is None else int(total))
 
 
 def load_encoder_state(path) -> tuple[dict, PretrainConfig]:
@@ -644,7 +657,7 @@ def pretrain(config: PretrainConfig, dataset, out_dir, cache_dir=None, device: s
                 bar.set_postfix(loss=f"{metrics['loss']:.4f}")
             if step % config.train.checkpoint_every == 0 or step % per_epoch == 0 or step == total_steps:
                 _checkpoint(out_dir, config, data, model, optimiser, scheduler, scaler, augment_generator, runtime,
-                            step)
+                            step, total_steps)
             if on_step is not None and runtime.is_main:
                 on_step(step, metrics)
             if step >= total_steps:
@@ -673,7 +686,7 @@ def _data_identity(records: PretrainRecords) -> dict:
 
 
 def _checkpoint(out_dir, config, data, model, optimiser, scheduler, scaler, augment_generator, runtime,
-                step) -> None:
+                step, total_steps) -> None:
     states = rng_state(augment_generator)
     if runtime.distributed:  # every process's RNG state, so that each resumes its own stream
         gathered = [None] * runtime.world_size
@@ -687,7 +700,7 @@ def _checkpoint(out_dir, config, data, model, optimiser, scheduler, scaler, augm
             "model": model.state_dict(), "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
             "scaler": scaler.state_dict(), "rng": states,
         })
-        save_encoder(out_dir / ENCODER, model.encoder, config, step)
+        save_encoder(out_dir / ENCODER, model.encoder, config, step, total_steps)
     if runtime.distributed:
         dist.barrier()
 

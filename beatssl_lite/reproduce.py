@@ -325,12 +325,19 @@ def _reused_encoder(config: str, seed: int, pretrain_config, protocol: Protocol,
     """(encoder, pretraining record) of a finished pretraining in another results folder ``source``, checked to be
     this run's configuration."""
     from .downstream import load_encoder
-    from .pretrain import CURVE, ENCODER, SPLIT, load_encoder_state, read_curve
+    from .pretrain import CURVE, ENCODER, SPLIT, encoder_progress, load_encoder_state, read_curve
 
     run_dir = pretrain_dir(source, config, seed)
     if not (run_dir / ENCODER).is_file():
         raise ReproductionError(f"--encoders-from: {run_dir / ENCODER} does not exist (pretrain {config} seed {seed} "
                                 f"there first, or leave {config} out of --rows)")
+    step, total_steps = encoder_progress(run_dir / ENCODER)
+    if total_steps is None:
+        logger.warning("--encoders-from: %s does not record its total steps (written by an older version): taken "
+                       "as a finished pretraining", run_dir / ENCODER)
+    elif step is None or step < total_steps:
+        raise ReproductionError(f"--encoders-from: {run_dir / ENCODER} is an unfinished pretraining (step {step} of "
+                                f"{total_steps}): let that run finish, or leave {config} out of --rows")
     _, saved = load_encoder_state(run_dir / ENCODER)
     differences = config_differences(saved.to_dict(), pretrain_config.to_dict())
     if differences:
@@ -924,6 +931,26 @@ def write_report(out, n_bootstrap: int = 1000, figures: bool = True) -> dict:
 
 # --- command line ---------------------------------------------------------------------------------------------------
 
+def parse_seeds(text: str):
+    """``--seeds``: "3" is a count (seeds 0, 1, 2); with a comma it is a list: "0,2", or "2," for seed 2 alone."""
+    if "," not in text:
+        try:
+            count = int(text)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ReproductionError(f"--seeds: expected a positive count or a comma list of seeds, got {text!r}")
+        return count
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise ReproductionError(f"--seeds: expected distinct seeds >= 0 in a comma list (e.g. 0,2, or 2, for seed 2 "
+                                f"alone), got {text!r}")
+    return seeds
+
+
 def add_arguments(parser) -> None:
     """The ``beatssl-lite reproduce`` options (``cli`` registers the subcommand)."""
     parser.add_argument("--data", required=True, metavar="ROOT",
@@ -931,7 +958,8 @@ def add_arguments(parser) -> None:
                              "demonstration on the embedded synthetic ECG (the only way to get synthetic records)")
     parser.add_argument("--out", required=True, type=Path, help="results folder (resumed when it exists)")
     parser.add_argument("--size", default="cpu", metavar="SIZE", help=f"encoder size: {', '.join(SIZES)} (default cpu)")
-    parser.add_argument("--seeds", default="3", help="a count n (seeds 0..n-1, default 3) or a comma list, e.g. 0,2")
+    parser.add_argument("--seeds", default="3",
+                        help="a count n (seeds 0..n-1, default 3) or a comma list, e.g. 0,2 (or 2, for seed 2 alone)")
     parser.add_argument("--rows", nargs="+", metavar="CONFIG",
                         help=f"configurations to run (default all): {', '.join(CONFIGS)}, or all, rows, baselines")
     parser.add_argument("--tasks", nargs="+", metavar="TASK", help=f"tasks to run (default all): {', '.join(TASKS)}")
@@ -962,11 +990,7 @@ def run_from_args(args) -> int:
         write_report(args.out, n_bootstrap=saved.get("protocol", {}).get("n_bootstrap", 1000))
         logger.info("report rewritten: %s", Path(args.out) / TABLE_FILE)
         return 0
-    seeds = args.seeds.split(",")
-    try:
-        seeds = int(seeds[0]) if len(seeds) == 1 else [int(s) for s in seeds]
-    except ValueError:
-        raise ReproductionError(f"--seeds: expected a count or a comma list of seeds, got {args.seeds!r}") from None
+    seeds = parse_seeds(args.seeds)
     overrides = {name: value for name, value in (("max_steps", args.pretrain_steps), ("epochs", args.pretrain_epochs))
                  if value is not None}
     protocol = Protocol.for_size(args.size, label_fraction=args.label_fraction, ludb_folds=args.ludb_folds,

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats as scipy_stats
 
 from beatssl_lite import cli, downstream, pretrain as pretrain_module
@@ -247,6 +248,16 @@ def test_encoders_from_another_results_folder_replace_pretraining(base_run, tmp_
         run(tmp_path / "missing", "--seeds", "1", "--rows", "row2", "--tasks", "ptbxl-probe",
             "--encoders-from", str(base_run), cache_dir=cache_dir)
     assert "pretrain/row2/seed0/encoder.pt does not exist" in capsys.readouterr().err
+    # encoder.pt is rewritten at every checkpoint: one taken mid-run is refused, not evaluated as if finished
+    assert pretrain_module.encoder_progress(source / "encoder.pt") == (2, 2)
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(base_run, unfinished)
+    state = torch.load(unfinished / "pretrain/row1/seed0/encoder.pt", weights_only=True)
+    torch.save({**state, "step": 1}, unfinished / "pretrain/row1/seed0/encoder.pt")
+    with pytest.raises(SystemExit):
+        run(tmp_path / "early", "--seeds", "1", "--rows", "row1", "--tasks", "ptbxl-probe",
+            "--encoders-from", str(unfinished), cache_dir=cache_dir)
+    assert "encoder.pt is an unfinished pretraining (step 1 of 2)" in capsys.readouterr().err
 
 
 def test_find_results_looks_in_the_working_folder_its_parent_and_beatssl_results(tmp_path, monkeypatch):
@@ -265,3 +276,14 @@ def test_find_results_looks_in_the_working_folder_its_parent_and_beatssl_results
         find_results(tmp_path)  # a named folder that is not one is an error, not a silent fallback
     shutil.copytree(tmp_path / "results", other)
     assert find_results(tmp_path / "book") == other.resolve()
+
+
+def test_seeds_option_reads_a_count_or_a_comma_list_and_names_what_it_got():
+    from beatssl_lite.reproduce import ReproductionError, parse_seeds
+
+    assert parse_seeds("3") == 3
+    assert parse_seeds("0,2") == [0, 2]
+    assert parse_seeds("2,") == [2]  # one seed other than 0: a count cannot say it
+    for bad in ("0", "-1", "x", ",", "1,1", "1,-2", "a,b"):
+        with pytest.raises(ReproductionError, match="--seeds"):
+            parse_seeds(bad)
