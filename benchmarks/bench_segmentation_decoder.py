@@ -20,11 +20,14 @@ sample-wise F1 of P, QRS and T on samples 500-4500 at 500 Hz, pooled; their mean
   training records to a target cannot reach it on held-out ones. --long-epochs N adds the library decoder
   trained N epochs. Each line also gives two other definitions a paper may use, on the same predictions: the
   macro F1 over the four classes (with "none") and the sample accuracy (micro F1 over the four classes).
-  --decoders selects some of frame, subpixel, unet.
+  --decoders selects some of frame, subpixel, unet (none: the flag alone). --scratch-fs 100 500 also trains the
+  `cpu` encoder from scratch (random init, the reproduction's `supervised` baseline) with the frame decoder on
+  LUDB resampled to each rate: whether a finer input than PTB-XL's 100 Hz would help.
 --quick: 4 epochs, for a smoke run. The training takes minutes per decoder on 2 cores.
 
     python benchmarks/bench_segmentation_decoder.py [--data DIR] [--quick] [--seed 0] [--no-train]
                                                     [--long-epochs 120] [--decoders frame unet]
+                                                    [--scratch-fs 100 500]
 """
 
 from __future__ import annotations
@@ -109,8 +112,10 @@ def main() -> None:
     parser = common.parser(__doc__, data="ludb", repeats=1)
     parser.add_argument("--no-train", action="store_true", help="the hard-frame oracles only")
     parser.add_argument("--long-epochs", type=int, default=0, help="also train the library decoder this long")
-    parser.add_argument("--decoders", nargs="+", choices=("frame", "subpixel", "unet"),
+    parser.add_argument("--decoders", nargs="*", choices=("frame", "subpixel", "unet"),
                         default=["frame", "subpixel", "unet"], help="the decoders to train (default all)")
+    parser.add_argument("--scratch-fs", nargs="*", type=float, default=[],
+                        help="also train the encoder from scratch at these input rates (Hz)")
     args = parser.parse_args()
     root = common.data_source(args, "ludb", fallback="the embedded synthetic ECG")
     common.print_header("LUDB segmentation: decoder output rate", args,
@@ -126,12 +131,14 @@ def main() -> None:
     epochs = 4 if args.quick else 40
     decoders = {"frame": ("frame decoder (library)", downstream.SegmentationModel),
                 "subpixel": ("sub-pixel decoder", SubpixelModel), "unet": ("U-Net decoder (10 ms)", UNetModel)}
-    runs = [(*decoders[name], epochs) for name in args.decoders]
+    runs = [(*decoders[name], epochs, None) for name in args.decoders]
+    runs += [("frame decoder (library)", downstream.SegmentationModel, epochs, fs) for fs in args.scratch_fs]
     if args.long_epochs:
-        runs.append(("frame decoder (library)", downstream.SegmentationModel, args.long_epochs))
+        runs.append(("frame decoder (library)", downstream.SegmentationModel, args.long_epochs, None))
     train_idx, test_idx = downstream.ludb_split(dataset, seed=0)
-    x_train = downstream._at_rate(dataset.signals[train_idx], dataset.fs, 100.0)
-    for name, model, n_epochs in runs:
+    for name, model, n_epochs, scratch_fs in runs:
+        encoder = load_pretrained("beat-ssl") if scratch_fs is None else downstream.random_encoder("cpu", scratch_fs)
+        x_train = downstream._at_rate(dataset.signals[train_idx], dataset.fs, encoder.fs)
         start = time.perf_counter()
         trained = {}
         predict = downstream._predict
@@ -142,18 +149,20 @@ def main() -> None:
 
         with mock.patch.object(downstream, "SegmentationModel", model), \
                 mock.patch.object(downstream, "_predict", keep_model):
-            result = downstream.evaluate_segmentation(load_pretrained("beat-ssl"), dataset, seed=args.seed,
+            result = downstream.evaluate_segmentation(encoder, dataset, seed=args.seed,
                                                       epochs=n_epochs, allow_synthetic=root is None)
         fitted = predict(trained["model"], x_train, 8, torch.device("cpu")).argmax(axis=2)
         fit = segmentation_scores(fitted, masks[train_idx])
         m = result["metrics"]
         macro4, accuracy = other_definitions(result["predictions"]["masks"], masks[test_idx])
-        print(f"{name}, row-9 encoder fine-tuned, {n_epochs} epochs, seed {args.seed}, {result['protocol']['n_test']} "
+        which = "row-9 encoder fine-tuned" if scratch_fs is None else f"encoder from scratch at {scratch_fs:g} Hz"
+        print(f"{name}, {which}, {n_epochs} epochs, seed {args.seed}, {result['protocol']['n_test']} "
               f"test records: F1 {m['f1_mean']:.3f} (P {m['f1_P']:.3f}, QRS {m['f1_QRS']:.3f}, T {m['f1_T']:.3f}), "
               f"Dice {m['dice_mean']:.3f}; fit on its {len(train_idx)} training records: F1 {fit['f1_mean']:.3f} "
               f"(P {fit['f1_P']:.3f}, QRS {fit['f1_QRS']:.3f}, T {fit['f1_T']:.3f}); other definitions on the "
               f"test records: macro F1 with none {macro4:.3f}, sample accuracy {accuracy:.3f}; "
               f"{time.perf_counter() - start:.0f} s")
+
 
 if __name__ == "__main__":
     main()
