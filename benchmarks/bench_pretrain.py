@@ -17,9 +17,13 @@ every round: the first of a round runs faster), the best round kept.
     float32 matmul throughput (best of 1024 x 1024 products) the step reaches.
 (d) estimated wall time of one pretraining of row 9 at size --size with its preset's epochs on the records found:
     steps x the pipeline-fed step time (features already cached). Target <= 15 min on 2 cores for size cpu.
+--device cuda: the same on a GPU, with ``pretrain``'s runtime there (bf16 autocast where the GPU has it, the
+    loader pinning memory); every timed step ends with a device synchronisation; (c) then takes the GPU's measured
+    bf16 matmul (best of 8192 x 8192 products) as its ceiling and reports the GPU's peak allocated memory.
 --quick: at most 96 records, batch 16, two rounds of one step (under a minute).
 
-    python benchmarks/bench_pretrain.py [--data DIR] [--size cpu] [--batch N] [--calls 2] [--repeats 6] [--quick]
+    python benchmarks/bench_pretrain.py [--data DIR] [--size cpu] [--batch N] [--calls 2] [--repeats 6]
+                                        [--device cpu|cuda] [--quick]
 """
 
 from __future__ import annotations
@@ -36,17 +40,23 @@ import common
 from beatssl_lite.augment import two_views
 from beatssl_lite.config import preset
 from beatssl_lite.datasets import load_dataset
-from beatssl_lite.pretrain import (Runtime, ViewBuffers, build_model, compute_losses, load_records, make_loader,
-                                   make_optimiser, steps_per_epoch, train_step)
+from beatssl_lite.pretrain import (ViewBuffers, build_model, compute_losses, load_records, make_loader,
+                                   make_optimiser, setup_runtime, steps_per_epoch, train_step)
 
 
-def step_runner(config, records, batch, fs):
-    """A run(i) for ``common.best_times``: one training step of a fresh model on ``batch`` (None: from the loader)."""
-    runtime = Runtime(torch.device("cpu"))
+def synchronise(runtime) -> None:
+    """Wait for the device's queued work, so that a timed step is the whole step (a no-op on the CPU)."""
+    if runtime.device.type == "cuda":
+        torch.cuda.synchronize(runtime.device)
+
+
+def step_runner(config, records, batch, fs, runtime):
+    """A run(i) for ``common.best_times``: one training step of a fresh model on ``batch`` (already on the device;
+    None: from the loader, moved to the device as ``pretrain`` does)."""
     torch.manual_seed(config.train.seed)
-    model = build_model(config, fs)
+    model = build_model(config, fs).to(runtime.device)
     optimiser = make_optimiser(model, config)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.autocast_dtype == torch.float16)
     views, generator = ViewBuffers(), torch.Generator().manual_seed(0)
     loader = None
     if batch is None:
@@ -54,17 +64,25 @@ def step_runner(config, records, batch, fs):
                                                for epoch in itertools.count())
 
     def run(_):
-        current = next(loader) if loader is not None else batch
+        current = next(loader).to(runtime.device) if loader is not None else batch
         train_step(model, current, config, runtime, optimiser, scaler, views, generator)
+        synchronise(runtime)
 
     return run, model
 
 
-def matmul_flops_per_s(repeats: int) -> float:
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    out = torch.empty(1024, 1024)
-    best = common.best_times({"mm": lambda _: torch.mm(a, b, out=out)}, repeats=max(3, repeats), calls=10)
-    return 2 * 1024**3 / best["mm"]
+def matmul_flops_per_s(repeats: int, runtime) -> tuple[float, str]:
+    """(FLOP/s, what was measured): float32 1024^3 products on the CPU; bf16 8192^3 products on a GPU."""
+    n, dtype = (8192, torch.bfloat16) if runtime.device.type == "cuda" else (1024, torch.float32)
+    a, b = (torch.randn(n, n, device=runtime.device, dtype=dtype) for _ in range(2))
+    out = torch.empty(n, n, device=runtime.device, dtype=dtype)
+
+    def product(_):
+        torch.mm(a, b, out=out)
+        synchronise(runtime)
+
+    best = common.best_times({"mm": product}, repeats=max(3, repeats), calls=10)
+    return 2 * n**3 / best["mm"], f"{str(dtype).removeprefix('torch.')} matmul ({n}^3)"
 
 
 def count_flops(function) -> int:
@@ -78,6 +96,7 @@ def main() -> None:
     parser.add_argument("--size", default="cpu", choices=("tiny", "cpu", "paper"), help="encoder size (default cpu)")
     parser.add_argument("--batch", type=int, help="ECGs per step (default: the size's preset; 16 with --quick)")
     parser.add_argument("--calls", type=int, default=2, help="timed steps per round (default 2)")
+    parser.add_argument("--device", default="cpu", help="where the steps run: cpu (default), cuda, cuda:1, ...")
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.calls = 2, 1
@@ -96,16 +115,18 @@ def main() -> None:
     started = time.perf_counter()
     records, split = load_records(dataset, beat_ssl, progress=False)
     print(f"data: {split}; features ready in {time.perf_counter() - started:.1f} s (cached after the first run)")
-    runtime = Runtime(torch.device("cpu"))
-    batch = next(iter(make_loader(records, beat_ssl, 0, runtime)))
+    runtime = setup_runtime(args.device, beat_ssl.train.precision)
+    batch = next(iter(make_loader(records, beat_ssl, 0, runtime))).to(runtime.device)
     b = beat_ssl.train.batch_size
+    on = (f"{torch.cuda.get_device_name(runtime.device)}, autocast {runtime.autocast_dtype or 'off'}"
+          if runtime.device.type == "cuda" else "CPU")
     print(f"batch: {b} ECGs x 12 x {batch.signals.shape[-1]} samples, {len(batch.r_peaks)} beats; size "
-          f"{args.size}; {torch.get_num_threads()} torch threads")
+          f"{args.size}; {torch.get_num_threads()} torch threads; device {runtime.device} ({on})")
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    beat_ssl_step, model = step_runner(beat_ssl, records, batch, dataset.fs)
-    simclr_step, _ = step_runner(simclr, records, batch, dataset.fs)
-    piped_step, _ = step_runner(beat_ssl, records, None, dataset.fs)
+    beat_ssl_step, model = step_runner(beat_ssl, records, batch, dataset.fs, runtime)
+    simclr_step, _ = step_runner(simclr, records, batch, dataset.fs, runtime)
+    piped_step, _ = step_runner(beat_ssl, records, None, dataset.fs, runtime)
     times = common.best_times({"beat-ssl": beat_ssl_step, "simclr": simclr_step, "pipeline": piped_step},
                               args.repeats, calls=args.calls, rotate=True)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -134,16 +155,17 @@ def main() -> None:
     print(f"    the loader alone (read, feature rows, collate): {fetch * 1000:.1f} ms/batch, "
           f"{fetch / times['beat-ssl']:.1%} of an in-memory step (the ratio above moves more with the load)")
 
-    peak = matmul_flops_per_s(args.repeats)
+    peak, measured = matmul_flops_per_s(args.repeats, runtime)
     achieved = step_flops / times["beat-ssl"]
-    print(f"\n(c) throughput at size {args.size}, row 9, batch {b}, on this CPU")
+    print(f"\n(c) throughput at size {args.size}, row 9, batch {b}, on {on}")
     print(f"    encoder forward: {encoder_flops / 1e6:.1f} MFLOP per ECG; whole step (2 views, forward + backward): "
           f"{step_flops / 1e9:.2f} GFLOP")
-    print(f"    measured float32 matmul (1024^3): {peak / 1e9:.1f} GFLOP/s; the step reaches {achieved / 1e9:.2f} "
-          f"GFLOP/s")
+    print(f"    measured {measured}: {peak / 1e9:.1f} GFLOP/s; the step reaches {achieved / 1e9:.2f} GFLOP/s")
     print(f"throughput: {b / times['beat-ssl']:.1f} ECGs/s (in memory), {b / times['pipeline']:.1f} ECGs/s "
           "(pipeline-fed)")
     print(f"peak resident memory: {peak_rss_mb:.0f} MB (whole process; {rss_before / 1024:.0f} MB before the models)")
+    if runtime.device.type == "cuda":
+        print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated(runtime.device) / 2**20:.0f} MB")
     print(f"fraction of measured matmul throughput: {achieved / peak:.1%}")
 
     steps = steps_per_epoch(len(records), b) * beat_ssl.train.epochs
@@ -153,7 +175,7 @@ def main() -> None:
           f"{beat_ssl.train.epochs} epochs = {steps} steps at {times['pipeline']:.2f} s")
     scope = "on the records found" + (" (--quick: a 96-record cut, NOT the subset)" if args.quick else "")
     print(f"estimated pretraining wall time: {steps * times['pipeline'] / 60:.1f} min {scope} "
-          f"(target <= 15 min on 2 cores for size cpu; {os.cpu_count()} CPUs here, shared)")
+          f"(target <= 15 min on 2 cores for size cpu; {os.cpu_count()} CPUs here, shared; device {runtime.device})")
 
 
 if __name__ == "__main__":
