@@ -22,12 +22,16 @@ sample-wise F1 of P, QRS and T on samples 500-4500 at 500 Hz, pooled; their mean
   macro F1 over the four classes (with "none") and the sample accuracy (micro F1 over the four classes).
   --decoders selects some of frame, subpixel, unet (none: the flag alone). --scratch-fs 100 500 also trains the
   `cpu` encoder from scratch (random init, the reproduction's `supervised` baseline) with the frame decoder on
-  LUDB resampled to each rate: whether a finer input than PTB-XL's 100 Hz would help.
+  LUDB resampled to each rate: whether a finer input than PTB-XL's 100 Hz would help. --scratch-size paper trains
+  the `paper` encoder from scratch instead (width 128, 6 blocks, 20 ms frames). --encoder PATH fine-tunes that
+  ``encoder.pt`` (e.g. results/paper-gpu/pretrain/row9/seed0/encoder.pt, the `paper` size pretrained on a GPU)
+  instead of the shipped one, its size read from the file: whether a result from the GPU holds on this CPU.
 --quick: 4 epochs, for a smoke run. The training takes minutes per decoder on 2 cores.
 
     python benchmarks/bench_segmentation_decoder.py [--data DIR] [--quick] [--seed 0] [--no-train]
                                                     [--long-epochs 120] [--decoders frame unet]
-                                                    [--scratch-fs 100 500]
+                                                    [--scratch-fs 100 500] [--scratch-size paper]
+                                                    [--encoder results/paper-gpu/pretrain/row9/seed0/encoder.pt]
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from torch import nn
 import common
 from beatssl_lite import downstream, load_dataset, load_pretrained
 from beatssl_lite.metrics import SEGMENTATION_WINDOW, segmentation_scores
+from beatssl_lite.pretrain import load_encoder_state
 from beatssl_lite.vocabulary import LEADS, WAVES
 
 
@@ -116,6 +121,10 @@ def main() -> None:
                         default=["frame", "subpixel", "unet"], help="the decoders to train (default all)")
     parser.add_argument("--scratch-fs", nargs="*", type=float, default=[],
                         help="also train the encoder from scratch at these input rates (Hz)")
+    parser.add_argument("--scratch-size", default="cpu", choices=("tiny", "cpu", "paper"),
+                        help="the encoder size trained from scratch (default cpu)")
+    parser.add_argument("--encoder", metavar="PATH",
+                        help="an encoder.pt of a pretraining run to fine-tune (default: the shipped row-9 encoder)")
     args = parser.parse_args()
     root = common.data_source(args, "ludb", fallback="the embedded synthetic ECG")
     common.print_header("LUDB segmentation: decoder output rate", args,
@@ -136,8 +145,20 @@ def main() -> None:
     if args.long_epochs:
         runs.append(("frame decoder (library)", downstream.SegmentationModel, args.long_epochs, None))
     train_idx, test_idx = downstream.ludb_split(dataset, seed=0)
+    if args.encoder:
+        pretrained_size = load_encoder_state(args.encoder)[1].size
+        pretrained = f"{args.encoder} (size {pretrained_size})"
+    else:
+        pretrained = "the shipped row-9 encoder"
+    print(f"fine-tuned: {pretrained}; from scratch: size {args.scratch_size}; {torch.get_num_threads()} torch "
+          f"thread(s)")
     for name, model, n_epochs, scratch_fs in runs:
-        encoder = load_pretrained("beat-ssl") if scratch_fs is None else downstream.random_encoder("cpu", scratch_fs)
+        if scratch_fs is not None:
+            encoder = downstream.random_encoder(args.scratch_size, scratch_fs)
+        elif args.encoder:
+            encoder = downstream.load_encoder(args.encoder, pretrained_size, 100)
+        else:
+            encoder = load_pretrained("beat-ssl")
         x_train = downstream._at_rate(dataset.signals[train_idx], dataset.fs, encoder.fs)
         start = time.perf_counter()
         trained = {}
@@ -155,7 +176,8 @@ def main() -> None:
         fit = segmentation_scores(fitted, masks[train_idx])
         m = result["metrics"]
         macro4, accuracy = other_definitions(result["predictions"]["masks"], masks[test_idx])
-        which = "row-9 encoder fine-tuned" if scratch_fs is None else f"encoder from scratch at {scratch_fs:g} Hz"
+        which = ("row-9 encoder fine-tuned" if scratch_fs is None
+                 else f"{args.scratch_size} encoder from scratch at {scratch_fs:g} Hz")
         print(f"{name}, {which}, {n_epochs} epochs, seed {args.seed}, {result['protocol']['n_test']} "
               f"test records: F1 {m['f1_mean']:.3f} (P {m['f1_P']:.3f}, QRS {m['f1_QRS']:.3f}, T {m['f1_T']:.3f}), "
               f"Dice {m['dice_mean']:.3f}; fit on its {len(train_idx)} training records: F1 {fit['f1_mean']:.3f} "
