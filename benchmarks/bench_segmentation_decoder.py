@@ -47,6 +47,7 @@ import common
 from beatssl_lite import downstream, load_dataset, load_pretrained
 from beatssl_lite.metrics import SEGMENTATION_WINDOW, segmentation_scores
 from beatssl_lite.pretrain import load_encoder_state
+from beatssl_lite.reproduce import PTBXL_FS
 from beatssl_lite.vocabulary import LEADS, WAVES
 
 
@@ -156,7 +157,7 @@ def main() -> None:
         if scratch_fs is not None:
             encoder = downstream.random_encoder(args.scratch_size, scratch_fs)
         elif args.encoder:
-            encoder = downstream.load_encoder(args.encoder, pretrained_size, 100)
+            encoder = downstream.load_encoder(args.encoder, pretrained_size, PTBXL_FS)  # pretrained on PTB-XL
         else:
             encoder = load_pretrained("beat-ssl")
         x_train = downstream._at_rate(dataset.signals[train_idx], dataset.fs, encoder.fs)
@@ -176,7 +177,7 @@ def main() -> None:
         fit = segmentation_scores(fitted, masks[train_idx])
         m = result["metrics"]
         macro4, accuracy = other_definitions(result["predictions"]["masks"], masks[test_idx])
-        which = ("row-9 encoder fine-tuned" if scratch_fs is None
+        which = (("--encoder" if args.encoder else "row-9 encoder") + " fine-tuned" if scratch_fs is None
                  else f"{args.scratch_size} encoder from scratch at {scratch_fs:g} Hz")
         print(f"{name}, {which}, {n_epochs} epochs, seed {args.seed}, {result['protocol']['n_test']} "
               f"test records: F1 {m['f1_mean']:.3f} (P {m['f1_P']:.3f}, QRS {m['f1_QRS']:.3f}, T {m['f1_T']:.3f}), "
