@@ -16,6 +16,14 @@ from beatssl_lite.model import Encoder
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 SHIPPED_FROM = RESULTS / "pretrain" / "row9" / "seed0" / "encoder.pt"
 needs_results = pytest.mark.skipif(not SHIPPED_FROM.is_file(), reason="results/ (the committed reproduction) absent")
+PAPER_RESULTS = RESULTS / "paper-gpu"
+PAPER_SHIPPED_FROM = PAPER_RESULTS / "pretrain" / "row9" / "seed0" / "encoder.pt"
+needs_paper_results = pytest.mark.skipif(not PAPER_SHIPPED_FROM.is_file(),
+                                         reason="results/paper-gpu/ (the committed GPU run) absent")
+
+
+def _saved_on_cpu(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 @needs_results
@@ -30,9 +38,24 @@ def test_beat_ssl_is_the_reproductions_row9_encoder():
         assert torch.equal(state[name], tensor), name
 
 
-def test_random_init_is_the_seeded_random_encoder_and_differs_from_beat_ssl():
-    twin, reference = load_pretrained("random-init"), random_encoder("cpu", 100.0, seed=0)
-    pretrained_state = load_pretrained("beat-ssl").state_dict()
+@needs_paper_results
+def test_beat_ssl_paper_is_the_gpu_runs_row9_encoder_on_cpu_tensors():
+    encoder = load_pretrained("beat-ssl-paper")
+    saved = _saved_on_cpu(PAPER_SHIPPED_FROM)
+    assert encoder.fs == saved["fs"] == 100.0 and saved["config"]["name"] == "row9"
+    assert encoder.config.width == 128 and encoder.config.n_blocks == 6
+    for name, tensor in saved["encoder"].items():
+        assert torch.equal(encoder.state_dict()[name], tensor), name
+    # The run saved CUDA tensors; the shipped file must load without map_location on a machine with no GPU.
+    shipped = torch.load(pretrained.weights_path("beat-ssl-paper"), weights_only=True)
+    assert all(t.device.type == "cpu" for t in shipped["encoder"].values())
+
+
+@pytest.mark.parametrize("name, twin_name, size", [("beat-ssl", "random-init", "cpu"),
+                                                    ("beat-ssl-paper", "random-init-paper", "paper")])
+def test_random_twin_is_the_seeded_random_encoder_and_differs_from_the_pretrained(name, twin_name, size):
+    twin, reference = load_pretrained(twin_name), random_encoder(size, 100.0, seed=0)
+    pretrained_state = load_pretrained(name).state_dict()
     for name, tensor in reference.state_dict().items():
         assert torch.equal(twin.state_dict()[name], tensor), name
     weights = [name for name, tensor in pretrained_state.items() if tensor.is_floating_point() and tensor.ndim > 1]
@@ -47,9 +70,16 @@ def test_encodes_a_12_lead_ecg_at_its_rate():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(pretrained.PretrainedError, match="beat-ssl, random-init.*'simclr'"):
+    with pytest.raises(pretrained.PretrainedError, match="beat-ssl, random-init, beat-ssl-paper.*'simclr'"):
         load_pretrained("simclr")
-    assert pretrained.available() == ["beat-ssl", "random-init"]
+    assert pretrained.available() == ["beat-ssl", "random-init", "beat-ssl-paper", "random-init-paper"]
+
+
+def test_each_name_has_its_card_and_a_twin_shares_its_encoders():
+    assert pretrained.model_card("random-init") == pretrained.model_card("beat-ssl")
+    assert pretrained.model_card("random-init-paper") == pretrained.model_card("beat-ssl-paper")
+    assert '`load_pretrained("beat-ssl-paper")`' in pretrained.model_card("beat-ssl-paper")
+    assert "beat-ssl-paper" not in pretrained.model_card("beat-ssl")
 
 
 @pytest.fixture
@@ -89,12 +119,37 @@ def test_model_card_is_the_one_the_results_write(tmp_path):
     assert "Not for diagnosis" in card and entry.sha256 in card
 
 
+@needs_paper_results
+def test_paper_model_card_is_the_one_the_gpu_run_writes():
+    entry = pretrained.PRETRAINED["beat-ssl-paper"]
+    card = pretrained.build_model_card(PAPER_RESULTS, entry.config, entry.seed, file=entry.file,
+                                       sha256=entry.sha256, name="beat-ssl-paper", twin="random-init-paper",
+                                       results_label="results/paper-gpu/")
+    assert card == pretrained.model_card("beat-ssl-paper")
+    assert "on one NVIDIA H200" in card and "not bit-identical" in card and "size `paper`" in card
+
+
+@needs_paper_results
+def test_shipping_gpu_weights_saves_them_on_cpu_with_the_recorded_digest(tmp_path):
+    path, digest = pretrained.ship_weights(PAPER_RESULTS, "row9", 0, dest=tmp_path, name="beat-ssl-paper",
+                                           twin="random-init-paper")
+    assert path.name == pretrained.PRETRAINED["beat-ssl-paper"].file
+    assert digest == pretrained.PRETRAINED["beat-ssl-paper"].sha256
+    assert (tmp_path / "MODEL_CARD-paper.md").is_file()
+
+
 @needs_results
 def test_ship_weights_copies_and_records_the_digest(tmp_path):
     path, digest = pretrained.ship_weights(RESULTS, "row9", 0, dest=tmp_path)
     assert path.read_bytes() == SHIPPED_FROM.read_bytes()
     assert digest == pretrained.PRETRAINED["beat-ssl"].sha256
     assert (tmp_path / pretrained.MODEL_CARD).is_file()
+
+
+@needs_results
+def test_shipping_under_a_new_name_writes_that_names_card(tmp_path):
+    pretrained.ship_weights(RESULTS, "row9", 0, dest=tmp_path, name="beat-ssl-mine", twin="random-init")
+    assert '`load_pretrained("beat-ssl-mine")`' in (tmp_path / "MODEL_CARD-beat-ssl-mine.md").read_text()
 
 
 def test_ship_weights_of_an_unrun_unit_is_an_error(tmp_path):
