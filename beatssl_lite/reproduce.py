@@ -575,8 +575,11 @@ def _paired_units(units: list, task: str, metric: str) -> dict:
 
 
 def wilcoxon_families(units: list) -> list:
-    """Per (task, metric, reference): each configuration with the reference's units vs the reference, Wilcoxon
-    signed-rank (``stats.wilcoxon_bonferroni``), Bonferroni within the family."""
+    """Per (task, metric, reference): every other configuration vs the reference, Wilcoxon signed-rank
+    (``stats.wilcoxon_bonferroni``) paired on the units (seeds, or (seed, fold)) the two share, Bonferroni within
+    the family. A configuration still missing some of the reference's units is tested on fewer pairs (``n_pairs``
+    says how many; ``partial`` lists it), not dropped: one lost unit must not silence a whole family. One sharing
+    no unit with the reference is listed in ``left_out``."""
     from .stats import friedman, wilcoxon_bonferroni
 
     families = []
@@ -588,12 +591,12 @@ def wilcoxon_families(units: list) -> list:
                     continue
                 keys = set(scores[reference])
                 family = {reference: scores[reference]}
-                family.update({c: v for c, v in scores.items() if c != reference and set(v) == keys})
-                left_out = sorted(c for c in scores if c not in family)
+                family.update({c: v for c, v in scores.items() if c != reference and keys & set(v)})
                 entry = {"task": task, "metric": metric, "reference": reference, "units": sorted(map(str, keys)),
-                         "left_out_incomplete": left_out, "tests": []}
+                         "left_out": sorted(c for c in scores if c not in family),
+                         "partial": sorted(c for c, v in family.items() if not keys <= set(v)), "tests": []}
                 if len(family) >= 2:
-                    entry["tests"] = wilcoxon_bonferroni(family, reference=reference)
+                    entry["tests"] = wilcoxon_bonferroni(family, reference=reference, shared_units=True)
                 families.append(entry)
             rows = {c: v for c, v in scores.items() if c in ROWS}
             common = set.intersection(*(set(v) for v in rows.values())) if rows else set()
@@ -802,14 +805,16 @@ def markdown_report(out, units: list, entries: list, families: list, resolvable:
         if not family["tests"]:
             continue
         lines += ["", f"**{family['task']} {family['metric']} vs {family['reference']}** "
-                      f"({_count(len(family['units']), 'pair')}, "
+                      f"({_count(len(family['units']), 'unit')} of the reference, "
                       f"{_count(family['tests'][0]['n_comparisons'], 'comparison')}"
-                      + (f"; left out, incomplete: {', '.join(family['left_out_incomplete'])}"
-                         if family["left_out_incomplete"] else "") + ")", "",
-                  "| config | median difference | p | p Bonferroni | significant | powerless |",
-                  "|---|---|---|---|---|---|"]
+                      + (f"; on the units they share so far: {', '.join(family['partial'])}"
+                         if family["partial"] else "")
+                      + (f"; left out, no unit in common: {', '.join(family['left_out'])}"
+                         if family["left_out"] else "") + ")", "",
+                  "| config | pairs | median difference | p | p Bonferroni | significant | powerless |",
+                  "|---|---|---|---|---|---|---|"]
         for test in family["tests"]:
-            lines.append(f"| {test['b']} | {-test['median_difference']:+.3f} | {test['p']:.3g} | "
+            lines.append(f"| {test['b']} | {test['n_pairs']} | {-test['median_difference']:+.3f} | {test['p']:.3g} | "
                          f"{test['p_bonferroni']:.3g} | {'yes' if test['significant'] else 'no'} | "
                          f"{'yes' if test['powerless'] else 'no'} |")
 
@@ -953,9 +958,10 @@ def parse_seeds(text: str):
 
 def add_arguments(parser) -> None:
     """The ``beatssl-lite reproduce`` options (``cli`` registers the subcommand)."""
-    parser.add_argument("--data", required=True, metavar="ROOT",
+    parser.add_argument("--data", metavar="ROOT",
                         help="data root holding ptb-xl/ and ludb/ (e.g. ../shared/data), or 'synthetic' for a "
-                             "demonstration on the embedded synthetic ECG (the only way to get synthetic records)")
+                             "demonstration on the embedded synthetic ECG (the only way to get synthetic records); "
+                             "required unless --report-only")
     parser.add_argument("--out", required=True, type=Path, help="results folder (resumed when it exists)")
     parser.add_argument("--size", default="cpu", metavar="SIZE", help=f"encoder size: {', '.join(SIZES)} (default cpu)")
     parser.add_argument("--seeds", default="3",
@@ -990,6 +996,9 @@ def run_from_args(args) -> int:
         write_report(args.out, n_bootstrap=saved.get("protocol", {}).get("n_bootstrap", 1000))
         logger.info("report rewritten: %s", Path(args.out) / TABLE_FILE)
         return 0
+    if args.data is None:
+        raise ReproductionError("--data: required to run units (a data root, or 'synthetic'); only --report-only "
+                                "goes without it")
     seeds = parse_seeds(args.seeds)
     overrides = {name: value for name, value in (("max_steps", args.pretrain_steps), ("epochs", args.pretrain_epochs))
                  if value is not None}

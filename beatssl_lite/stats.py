@@ -248,14 +248,16 @@ def wilcoxon_test(a, b, alternative: str = "two-sided") -> dict:
 
 
 def wilcoxon_bonferroni(scores: dict, reference: str | None = None, alpha: float = 0.05,
-                        alternative: str = "two-sided") -> list:
+                        alternative: str = "two-sided", shared_units: bool = False) -> list:
     """Pairwise signed-rank tests between configurations, Bonferroni-corrected.
 
-    scores: {configuration: {unit: value}} (units: seeds, or (seed, fold) for LUDB k-fold; every configuration
-    the same units) or {configuration: sequence} paired by position. reference: compare every other configuration
-    with it (k - 1 tests); None: all pairs (k (k - 1) / 2 tests). Returns one dict per comparison: a, b, n_pairs,
-    statistic, p, p_bonferroni = min(1, p m), significant (p_bonferroni < alpha), min_attainable_p (when that is
-    already above alpha / m the test could never be significant: ``powerless``).
+    scores: {configuration: {unit: value}} (units: seeds, or (seed, fold) for LUDB k-fold) or {configuration:
+    sequence} paired by position. shared_units: False, every configuration must have the same units; True, each
+    comparison is paired on the units its two configurations share (mappings only; ``n_pairs`` says how many).
+    reference: compare every other configuration with it (k - 1 tests); None: all pairs (k (k - 1) / 2 tests).
+    Returns one dict per comparison: a, b, n_pairs, statistic, p, p_bonferroni = min(1, p m), significant
+    (p_bonferroni < alpha), min_attainable_p (when that is already above alpha / m the test could never be
+    significant: ``powerless``).
     """
     if not isinstance(scores, dict) or len(scores) < 2:
         raise ValueError("scores: expected {configuration: paired values} with at least two configurations")
@@ -269,8 +271,13 @@ def wilcoxon_bonferroni(scores: dict, reference: str | None = None, alpha: float
     m = len(pairs)
     rows = []
     for name_a, name_b in pairs:
-        _paired_values(name_a, scores[name_a], name_b, scores[name_b])  # names the configurations in errors
-        test = wilcoxon_test(scores[name_a], scores[name_b], alternative)
+        a, b = scores[name_a], scores[name_b]
+        if shared_units:
+            if not (isinstance(a, dict) and isinstance(b, dict)):
+                raise TypeError(f"{name_a}, {name_b}: shared_units pairs {{unit: value}} mappings; got sequences")
+            a, b = ({u: values[u] for u in values if u in a and u in b} for values in (a, b))
+        _paired_values(name_a, a, name_b, b)  # names the configurations in errors
+        test = wilcoxon_test(a, b, alternative)
         p_corrected = min(1.0, test["p"] * m)
         rows.append({"a": name_a, "b": name_b, **test, "n_comparisons": m, "p_bonferroni": p_corrected,
                      "significant": bool(p_corrected < alpha), "alpha": alpha,

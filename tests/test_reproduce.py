@@ -167,6 +167,15 @@ def test_a_results_folder_of_another_configuration_is_refused(copy_of_base, cach
     assert len(read_units(copy_of_base)) == 5  # nothing was added or removed
 
 
+def test_report_only_needs_no_data_and_a_run_needs_data(base_run, copy_of_base, capsys):
+    (copy_of_base / TABLE_FILE).unlink()
+    assert cli.main(["reproduce", "--report-only", "--out", str(copy_of_base)]) == 0
+    assert (copy_of_base / TABLE_FILE).read_text() == (base_run / TABLE_FILE).read_text()
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["reproduce", "--out", str(copy_of_base), "--no-progress"])
+    assert stop.value.code == 2 and "--data: required" in capsys.readouterr().err
+
+
 def test_markdown_table_holds_the_papers_values_beside_ours(base_run):
     text = (base_run / TABLE_FILE).read_text()
     lines = {}
@@ -206,10 +215,22 @@ def test_wilcoxon_vs_the_references_matches_scipy_with_bonferroni():
         p = scipy_stats.wilcoxon(values["row9"], values[test["b"]]).pvalue
         assert test["p"] == pytest.approx(p) and test["p_bonferroni"] == pytest.approx(min(1, 2 * p))
         assert test["n_pairs"] == 6
-    # a configuration missing a seed is left out of the family, and said to be
+    # a configuration missing a seed is tested on the seeds it shares with the reference, and said to be
     units = [u for u in units if not (u["config"] == "row2" and u["seed"] == 5)]
     family = next(f for f in wilcoxon_families(units) if f.get("reference") == "row1" and f["metric"] == "auroc")
-    assert family["left_out_incomplete"] == ["row2"] and [t["b"] for t in family["tests"]] == ["row9"]
+    assert family["partial"] == ["row2"] and family["left_out"] == []
+    test = next(t for t in family["tests"] if t["b"] == "row2")
+    assert test["n_pairs"] == 5 and test["n_comparisons"] == 2
+    assert test["p"] == pytest.approx(scipy_stats.wilcoxon(values["row1"][:5], values["row2"][:5]).pvalue)
+    # the reference missing a seed: every comparison on its five, none silenced
+    units = [u for u in units if not (u["config"] == "row9" and u["seed"] == 0)]
+    family = next(f for f in wilcoxon_families(units) if f.get("reference") == "row9" and f["metric"] == "auroc")
+    assert [(t["b"], t["n_pairs"]) for t in family["tests"]] == [("row1", 5), ("row2", 4)]
+    assert family["partial"] == ["row2"]  # row1 has the reference's seeds and one more; row2 lacks one of them
+    # a configuration with no seed in common is left out, and said to be
+    units.append(_unit("row3", 7, "ptbxl-finetune", 0.5))
+    family = next(f for f in wilcoxon_families(units) if f.get("reference") == "row9" and f["metric"] == "auroc")
+    assert family["left_out"] == ["row3"] and [t["b"] for t in family["tests"]] == ["row1", "row2"]
 
 
 def test_pretraining_time_sums_resumed_segments():

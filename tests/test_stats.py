@@ -163,6 +163,26 @@ def test_wilcoxon_bonferroni_hand_case():
         wilcoxon_bonferroni({"row1": [0.1, 0.2], "random-init": [0.1]})
 
 
+def test_wilcoxon_bonferroni_on_shared_units():
+    rng = np.random.default_rng(1)
+    full = {s: float(v) for s, v in enumerate(rng.random(8))}
+    other = {s: float(v) for s, v in enumerate(rng.random(8)) if s != 2}  # one unit missing
+    third = {s: float(v) for s, v in enumerate(rng.random(10))}  # two units the reference lacks
+    with pytest.raises(ValueError, match="same units"):
+        wilcoxon_bonferroni({"row9": full, "row1": other}, reference="row9")
+    rows = wilcoxon_bonferroni({"row9": full, "row1": other, "row3": third}, reference="row9", shared_units=True)
+    shared = [s for s in full if s != 2]
+    assert [r["n_pairs"] for r in rows] == [7, 8]
+    assert rows[0]["p"] == pytest.approx(scipy_stats.wilcoxon([full[s] for s in shared],
+                                                              [other[s] for s in shared]).pvalue)
+    assert rows[1]["p"] == pytest.approx(scipy_stats.wilcoxon(list(full.values()), [third[s] for s in full]).pvalue)
+    assert rows[0]["p_bonferroni"] == pytest.approx(min(1, 2 * rows[0]["p"]))
+    with pytest.raises(ValueError, match="row9, row5"):
+        wilcoxon_bonferroni({"row9": full, "row5": {99: 0.5}}, reference="row9", shared_units=True)
+    with pytest.raises(TypeError, match="mappings"):
+        wilcoxon_bonferroni({"row9": [0.1, 0.2], "row1": [0.2, 0.3]}, shared_units=True)
+
+
 def test_friedman_matches_scipy():
     scores = {"a": [1.0, 2.0, 3.0, 4.0], "b": [2.0, 3.0, 3.5, 5.0], "c": [0.5, 1.0, 4.0, 3.0]}
     assert friedman(scores)["p"] == pytest.approx(scipy_stats.friedmanchisquare(*scores.values()).pvalue)
