@@ -36,7 +36,12 @@ scratch (``random_encoder`` with ``mode="finetune"``).
 - the encoder is fine-tuned with the decoder (``freeze_encoder=True`` keeps it fixed); cross-entropy on the samples
   of the scoring window only (500-4500: LUDB leaves the edges unannotated, so a "none" there is not a label);
 - split: ``ludb_split`` (seeded, patient-level: one record per patient; 20 % test) or the k folds of ``ludb_folds``
-  where configurations are compared; scores from ``metrics.segmentation_scores`` and ``metrics.boundary_f1``.
+  where configurations are compared; scores from ``metrics.segmentation_scores`` and ``metrics.boundary_f1``;
+- ``augment`` **[ours; off by default and in the reproduction, as the paper states none]**: during training only,
+  each batch's input is warped (``scale`` each lead's amplitude, ``stretch`` it in time, ``shift`` it circularly;
+  one draw per batch from torch's generator, ``draw_augmentation``) and the logits are mapped back to the masks'
+  time (``unwarp_time``), so the annotated masks stay as they are. On LUDB, 5 folds, the `cpu` row-9 encoder:
+  ``benchmarks/bench_segmentation_augment.py``.
 
 Both refuse a dataset named 'synthetic' unless ``allow_synthetic=True`` (the fallback rule: numbers are reported
 on the data they name). Results are plain dicts: ``task``, ``seed``, ``metrics``, ``protocol`` and
@@ -68,6 +73,10 @@ logger = logging.getLogger(__name__)
 
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
 MODES = ("probe", "finetune")
+SEGMENTATION_AUGMENTATIONS = ("scale", "stretch", "shift")  # applied in this order
+AUGMENT_SCALE = (0.7, 1.3)  # each lead's amplitude factor
+AUGMENT_STRETCH = (0.9, 1.1)  # time factor: heart rate and wave durations 10 % slower or faster
+AUGMENT_SHIFT_S = 0.5  # largest circular shift; the wrapped junction stays at the record's unscored edges
 
 
 # --- encoders ------------------------------------------------------------------------------------------------------
@@ -362,6 +371,50 @@ def frame_rate_masks(masks: np.ndarray, frame_samples: int) -> np.ndarray:
     return upsample_frames(logits, int(frame_samples), 1.0, 1.0, masks.shape[-1]).argmax(-2).numpy()
 
 
+def check_augment(augment) -> tuple:
+    """``augment`` as a tuple in ``SEGMENTATION_AUGMENTATIONS`` order; a clear error for anything else."""
+    if isinstance(augment, str):
+        augment = (augment,)
+    try:
+        kinds = set(augment)
+    except TypeError:
+        raise ValueError(f"augment: expected some of {SEGMENTATION_AUGMENTATIONS}, got {augment!r}") from None
+    unknown = kinds - set(SEGMENTATION_AUGMENTATIONS)
+    if unknown:
+        raise ValueError(f"augment: unknown {sorted(map(str, unknown))}; expected some of "
+                         f"{SEGMENTATION_AUGMENTATIONS}")
+    return tuple(kind for kind in SEGMENTATION_AUGMENTATIONS if kind in kinds)
+
+
+def draw_augmentation(augment: tuple, n_batch: int, n_leads: int, fs: float) -> dict:
+    """One training batch's draw from torch's generator: ``scale`` (n_batch, n_leads, 1) amplitude factors in
+    ``AUGMENT_SCALE`` or None, ``factor`` a time stretch in ``AUGMENT_STRETCH`` (1.0 without ``stretch``),
+    ``shift`` whole samples at ``fs`` within +-``AUGMENT_SHIFT_S`` s (0 without ``shift``)."""
+    scale = torch.empty(n_batch, n_leads, 1).uniform_(*AUGMENT_SCALE) if "scale" in augment else None
+    factor = float(torch.empty(()).uniform_(*AUGMENT_STRETCH)) if "stretch" in augment else 1.0
+    most = round(AUGMENT_SHIFT_S * fs)
+    shift = int(torch.randint(-most, most + 1, ())) if "shift" in augment else 0
+    return {"scale": scale, "factor": factor, "shift": shift}
+
+
+def _resample_time(x: torch.Tensor, n: int) -> torch.Tensor:
+    """(..., T) -> (..., n) by linear interpolation (sample centres aligned: ``align_corners=False``)."""
+    if x.shape[-1] == n:
+        return x
+    flat = x.reshape(1, -1, x.shape[-1]) if x.ndim < 3 else x.flatten(1, -2)
+    return F.interpolate(flat, size=n, mode="linear", align_corners=False).reshape(*x.shape[:-1], n)
+
+
+def warp_time(x: torch.Tensor, factor: float, shift: int) -> torch.Tensor:
+    """(..., T) -> (..., round(T factor)): stretched in time by ``factor``, then rolled by ``shift`` samples."""
+    return torch.roll(_resample_time(x, round(x.shape[-1] * factor)), shift, -1)
+
+
+def unwarp_time(y: torch.Tensor, shift: int, n: int) -> torch.Tensor:
+    """The inverse of ``warp_time`` on (..., T') values: rolled back by ``shift`` samples, resampled to ``n``."""
+    return _resample_time(torch.roll(y, -shift, -1), n)
+
+
 class SegmentationDecoder(nn.Module):
     """Per-frame logits of every lead's wave classes: (B, width, F) -> (B, n_leads, n_classes, F)."""
 
@@ -378,32 +431,46 @@ class SegmentationDecoder(nn.Module):
 
 class SegmentationModel(nn.Module):
     """Encoder + ``SegmentationDecoder``; logits upsampled to the masks' rate: (B, 12, T) at the encoder's fs ->
-    (B, 12 leads, 4 classes, n_out) at ``out_fs``."""
+    (B, 12 leads, 4 classes, n_out) at ``out_fs``. In training mode with ``augment``, the input is warped
+    (``draw_augmentation``, ``warp_time``) and the logits mapped back to the unwarped time (``unwarp_time``)."""
 
-    def __init__(self, encoder: Encoder, out_fs: float, n_out: int, hidden: int = 64):
+    def __init__(self, encoder: Encoder, out_fs: float, n_out: int, hidden: int = 64, augment: tuple = ()):
         super().__init__()
         self.encoder = _check_encoder(encoder)
         self.decoder = SegmentationDecoder(encoder.config.width, hidden=hidden)
         self.out_fs, self.n_out = float(out_fs), int(n_out)
+        self.augment = check_augment(augment)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and self.augment):
+            return self._logits(x, self.n_out)
+        draw = draw_augmentation(self.augment, x.shape[0], x.shape[1], self.encoder.fs)
+        if draw["scale"] is not None:
+            x = x * draw["scale"].to(x)
+        warped = warp_time(x, draw["factor"], draw["shift"])
+        logits = self._logits(warped, round(self.n_out * warped.shape[-1] / x.shape[-1]))
+        return unwarp_time(logits, round(draw["shift"] * self.out_fs / self.encoder.fs), self.n_out)
+
+    def _logits(self, x: torch.Tensor, n_out: int) -> torch.Tensor:
         frames = self.decoder(self.encoder(x))
-        return upsample_frames(frames, self.encoder.stride, self.encoder.fs, self.out_fs, self.n_out)
+        return upsample_frames(frames, self.encoder.stride, self.encoder.fs, self.out_fs, n_out)
 
 
 def evaluate_segmentation(encoder: Encoder, dataset, train_idx=None, test_idx=None, seed: int = 0,
                           epochs: int = 40, batch_size: int = 8, lr: float = 1e-3, weight_decay: float = 1e-4,
                           freeze_encoder: bool = False, window=SEGMENTATION_WINDOW, tolerance_ms: float = 150.0,
                           split_seed: int = 0, fold: int | None = None, allow_synthetic: bool = False,
-                          device=None) -> dict:
+                          device=None, augment: tuple = ()) -> dict:
     """LUDB segmentation: train the decoder (and a copy of the encoder) on ``train_idx``, score ``test_idx``.
 
     dataset: LUDB (``load_dataset('ludb')``: masks at 500 Hz, 5000 samples). train_idx/test_idx: default
     ``ludb_split(dataset, seed=split_seed)`` (patient-level, 20 % test). Scores: ``metrics.segmentation_scores`` on
     ``window`` and ``metrics.boundary_f1`` within ``tolerance_ms``. Returns {"task": "ludb", "seed", "fold",
     "metrics", "protocol", "predictions"}. device: where the model trains (default: the encoder's device).
+    augment: some of ``SEGMENTATION_AUGMENTATIONS`` applied to the training batches (default none).
     """
     encoder = _check_encoder(encoder)
+    augment = check_augment(augment)
     device = _device(encoder, device)
     _check_data(dataset, allow_synthetic, "ludb", ("masks",))
     if (train_idx is None) != (test_idx is None):
@@ -424,7 +491,7 @@ def evaluate_segmentation(encoder: Encoder, dataset, train_idx=None, test_idx=No
         raise ValueError(f"window: expected 0 <= start < stop <= {n_out}, got {window!r}")
     x = _at_rate(dataset.signals, dataset.fs, encoder.fs)
     torch.manual_seed(seed)
-    model = SegmentationModel(copy.deepcopy(encoder), dataset.fs, n_out).to(device)
+    model = SegmentationModel(copy.deepcopy(encoder), dataset.fs, n_out, augment=augment).to(device)
     if freeze_encoder:
         model.encoder.requires_grad_(False)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
@@ -462,6 +529,7 @@ def evaluate_segmentation(encoder: Encoder, dataset, train_idx=None, test_idx=No
         "training": f"{'frozen' if freeze_encoder else 'fine-tuned'} encoder + decoder, Adam lr {lr:g}, weight decay "
                     f"{weight_decay:g}, {epochs} epochs of batches of {batch_size}, cross-entropy on samples "
                     f"{start}-{stop} of every lead",
+        "augment": _augment_protocol(augment),
         "seed": int(seed), "sample_scores": sample_scores["protocol"], "boundary_scores": boundaries["protocol"],
         "encoder": _encoder_protocol(encoder),
     }
@@ -471,6 +539,13 @@ def evaluate_segmentation(encoder: Encoder, dataset, train_idx=None, test_idx=No
     return {"task": "ludb", "seed": int(seed), "fold": fold, "metrics": metrics, "protocol": protocol,
             "predictions": {"record_ids": protocol["test_record_ids"], "masks": predicted,
                             "counts": sample_scores["counts"]}}
+
+
+def _augment_protocol(augment: tuple) -> str:
+    ranges = {"scale": f"each lead x U{AUGMENT_SCALE}", "stretch": f"time x U{AUGMENT_STRETCH}",
+              "shift": f"circular shift within +-{AUGMENT_SHIFT_S:g} s"}
+    return ("; ".join(f"{kind}: {ranges[kind]}" for kind in augment) + ", one draw per training batch, logits "
+            "mapped back to the masks' time") if augment else "none"
 
 
 def segmentation_kfold(encoder: Encoder, dataset, k: int = 5, split_seed: int = 0, seed: int = 0, **kwargs) -> list:

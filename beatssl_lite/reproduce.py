@@ -119,8 +119,15 @@ class Protocol:
     ludb_epochs: int = 40
     n_bootstrap: int = 1000
     pretrain_overrides: dict = field(default_factory=dict)
+    ludb_augment: tuple = ()
 
     def __post_init__(self):
+        from .downstream import check_augment
+
+        try:
+            object.__setattr__(self, "ludb_augment", check_augment(self.ludb_augment))  # frozen: canonical order
+        except ValueError as error:
+            raise ReproductionError(f"ludb_{error}") from None
         if self.size not in SIZES:
             raise ReproductionError(f"size: expected one of {', '.join(SIZES)}, got {self.size!r}")
         if not 0 < self.label_fraction <= 1:
@@ -141,7 +148,13 @@ class Protocol:
         return cls(size=size, **settings)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields; ``ludb_augment`` only when set, so that folders written before it existed still resume."""
+        fields = asdict(self)
+        if not fields["ludb_augment"]:
+            del fields["ludb_augment"]
+        else:
+            fields["ludb_augment"] = list(fields["ludb_augment"])
+        return fields
 
 
 # --- selection ------------------------------------------------------------------------------------------------------
@@ -389,6 +402,7 @@ def _evaluate(task: str, config: str, encoder, seed: int, protocol: Protocol, pt
                                        seed=seed, epochs=epochs, n_bootstrap=protocol.n_bootstrap,
                                        allow_synthetic=allow_synthetic, device=device), None
     options = dict(seed=seed, epochs=protocol.ludb_epochs, freeze_encoder=config == "random-init",
+                   augment=protocol.ludb_augment,
                    allow_synthetic=allow_synthetic, device=device)
     if protocol.ludb_folds == 1:
         return evaluate_segmentation(encoder, ludb, **options), None
@@ -419,8 +433,9 @@ def _short_protocol(task: str, config: str, protocol: Protocol) -> str:
                 f"of them) / 9 thresholds / 10 test; {how}; macro AUROC, macro F1 at 0.5")
     how = "decoder on the frozen encoder" if config == "random-init" else "encoder + decoder fine-tuned"
     split = "ludb_split (seed 0, 20 % test)" if protocol.ludb_folds == 1 else f"{protocol.ludb_folds}-fold ludb_folds"
+    augment = f", training batches augmented ({', '.join(protocol.ludb_augment)})" if protocol.ludb_augment else ""
     return (f"LUDB segmentation, encoder at {PTBXL_FS} Hz, logits interpolated to 500 Hz, samples 500-4500, "
-            f"{split}; {how}; sample-wise F1 (pooled) and Dice (record mean), means of P/QRS/T")
+            f"{split}; {how}{augment}; sample-wise F1 (pooled) and Dice (record mean), means of P/QRS/T")
 
 
 def _write_unit(out: Path, config: str, seed: int, task: str, result: dict, folds, pretraining: dict,
@@ -974,6 +989,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--probe-epochs", type=int, help="linear-probe full-batch steps (default: the size's)")
     parser.add_argument("--finetune-epochs", type=int, help="PTB-XL fine-tuning epochs (default: the size's)")
     parser.add_argument("--ludb-epochs", type=int, help="LUDB segmentation epochs (default: the size's)")
+    parser.add_argument("--ludb-augment", nargs="+", metavar="KIND",
+                        help="augment LUDB training batches (ours, not the paper's protocol): some of "
+                             "scale, stretch, shift (downstream.SEGMENTATION_AUGMENTATIONS; default none)")
     parser.add_argument("--pretrain-steps", type=int, help="stop every pretraining after this many steps")
     parser.add_argument("--pretrain-epochs", type=int, help="pretraining epochs (default: the size's)")
     parser.add_argument("--bootstrap", type=int, help="bootstrap resamples of the intervals (default 1000)")
@@ -1005,6 +1023,7 @@ def run_from_args(args) -> int:
     protocol = Protocol.for_size(args.size, label_fraction=args.label_fraction, ludb_folds=args.ludb_folds,
                                  probe_epochs=args.probe_epochs, finetune_epochs=args.finetune_epochs,
                                  ludb_epochs=args.ludb_epochs, n_bootstrap=args.bootstrap,
+                                 ludb_augment=tuple(args.ludb_augment) if args.ludb_augment else None,
                                  pretrain_overrides=overrides)
     report = reproduce(args.out, args.data, size=args.size, seeds=seeds, rows=args.rows, tasks=args.tasks,
                        protocol=protocol, cache_dir=args.cache_dir, device=args.device,

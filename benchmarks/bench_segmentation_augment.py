@@ -6,7 +6,8 @@ encoder (``load_pretrained("beat-ssl")``, size `cpu`) with the library's frame d
 ``downstream.segmentation_kfold`` (5 patient-level folds, split seed 0, every record tested once; 40 epochs, batches
 of 8, Adam 1e-3, seed --seed; sample-wise F1 on samples 500-4500 at 500 Hz, mean over P, QRS, T), once without
 augmentation (the baseline, first, in this process: with one torch thread it is the reproduction's
-``results/ludb-5fold`` row-9 seed-0 unit) and once with each augmentation asked for:
+``results/ludb-5fold`` row-9 seed-0 unit) and once with each augmentation asked for (``augment=`` of
+``downstream.evaluate_segmentation``, ranges in ``downstream.AUGMENT_*``):
 - shift: the input rolled by a random whole number of samples within +-0.5 s, the logits rolled back (the annotated
   masks stay where they are; the wrapped junction sits at the record's edges, outside the scored samples);
 - stretch: the input resampled in time by a random factor in [0.9, 1.1] (a heart rate and wave durations 10 %
@@ -25,52 +26,15 @@ many folds are above it); the five folds share the encoder, so five pairs say li
 from __future__ import annotations
 
 import time
-from unittest import mock
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import common
 from beatssl_lite import downstream, load_dataset, load_pretrained
 
-SHIFT_S = 0.5
-STRETCH = (0.9, 1.1)
-SCALE = (0.7, 1.3)
 AUGMENTATIONS = {"shift": ("shift",), "stretch": ("stretch",), "scale": ("scale",),
-                 "all": ("scale", "stretch", "shift")}
-
-
-def augmented_model(kinds: tuple):
-    """``downstream.SegmentationModel`` whose training forward pass augments its input by ``kinds`` and maps the
-    logits back to the masks' time; evaluation is unchanged."""
-
-    class Augmented(downstream.SegmentationModel):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if not self.training:
-                return super().forward(x)
-            n_in = x.shape[-1]
-            if "scale" in kinds:
-                x = x * torch.empty(x.shape[0], x.shape[1], 1).uniform_(*SCALE).to(x)
-            n_stretched, n_out = n_in, self.n_out
-            if "stretch" in kinds:
-                factor = float(torch.empty(()).uniform_(*STRETCH))
-                n_stretched = round(n_in * factor)
-                n_out = round(self.n_out * n_stretched / n_in)
-                x = F.interpolate(x, size=n_stretched, mode="linear", align_corners=False)
-            shift = 0
-            if "shift" in kinds:
-                most = round(SHIFT_S * self.encoder.fs)
-                shift = int(torch.randint(-most, most + 1, ()))
-            frames = self.decoder(self.encoder(torch.roll(x, shift, -1)))
-            logits = downstream.upsample_frames(frames, self.encoder.stride, self.encoder.fs, self.out_fs, n_out)
-            logits = torch.roll(logits, -round(shift * self.out_fs / self.encoder.fs), -1)
-            if n_out != self.n_out:
-                logits = F.interpolate(logits.flatten(1, 2), size=self.n_out, mode="linear",
-                                       align_corners=False).unflatten(1, logits.shape[1:3])
-            return logits
-
-    return Augmented
+                 "all": downstream.SEGMENTATION_AUGMENTATIONS}
 
 
 def main() -> None:
@@ -88,11 +52,10 @@ def main() -> None:
           f"{torch.get_num_threads()} torch thread(s)")
     baseline = None
     for name in ["none", *args.augment]:
-        model = downstream.SegmentationModel if name == "none" else augmented_model(AUGMENTATIONS[name])
         start = time.perf_counter()
-        with mock.patch.object(downstream, "SegmentationModel", model):
-            folds = downstream.segmentation_kfold(load_pretrained("beat-ssl"), dataset, k=n_folds, seed=args.seed,
-                                                  epochs=epochs, allow_synthetic=root is None)
+        folds = downstream.segmentation_kfold(load_pretrained("beat-ssl"), dataset, k=n_folds, seed=args.seed,
+                                              epochs=epochs, allow_synthetic=root is None,
+                                              augment=AUGMENTATIONS.get(name, ()))
         f1 = np.array([fold["metrics"]["f1_mean"] for fold in folds])
         parts = {wave: np.mean([fold["metrics"][f"f1_{wave}"] for fold in folds]) for wave in ("P", "QRS", "T")}
         line = (f"{name:8s}: F1 per fold {' '.join(f'{v:.3f}' for v in f1)}, mean {f1.mean():.4f} "

@@ -54,7 +54,8 @@ from beatssl_lite.vocabulary import LEADS, WAVES
 class SubpixelModel(nn.Module):
     """Encoder + a decoder giving each frame's ``stride`` input samples, interpolated to ``out_fs``."""
 
-    def __init__(self, encoder, out_fs: float, n_out: int, hidden: int = 64):
+    def __init__(self, encoder, out_fs: float, n_out: int, hidden: int = 64, augment: tuple = ()):
+        assert not augment, "this benchmark's decoders train without augmentation"
         super().__init__()
         self.encoder, self.stride = encoder, encoder.stride
         self.out_fs, self.n_out = float(out_fs), int(n_out)
@@ -73,7 +74,8 @@ class SubpixelModel(nn.Module):
 class UNetModel(nn.Module):
     """Encoder + a decoder that climbs back through the stem's feature maps to one class per input sample."""
 
-    def __init__(self, encoder, out_fs: float, n_out: int, hidden: int = 64):
+    def __init__(self, encoder, out_fs: float, n_out: int, hidden: int = 64, augment: tuple = ()):
+        assert not augment, "this benchmark's decoders train without augmentation"
         super().__init__()
         self.encoder = encoder
         self.out_fs, self.n_out = float(out_fs), int(n_out)

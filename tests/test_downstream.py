@@ -11,9 +11,10 @@ import torch
 
 from beatssl_lite import ECGDataset, make_synthetic_dataset
 from beatssl_lite.config import preset
-from beatssl_lite.downstream import (SegmentationModel, evaluate_classification, evaluate_segmentation,
-                                     label_subset, load_encoder, random_encoder, segmentation_kfold, summary_rows,
-                                     upsample_frames)
+from beatssl_lite import downstream
+from beatssl_lite.downstream import (SegmentationModel, draw_augmentation, evaluate_classification,
+                                     evaluate_segmentation, label_subset, load_encoder, random_encoder,
+                                     segmentation_kfold, summary_rows, unwarp_time, upsample_frames, warp_time)
 from beatssl_lite.pretrain import save_encoder
 from beatssl_lite.vocabulary import SUPERCLASSES
 
@@ -121,6 +122,54 @@ def test_upsampling_places_frame_t_at_sample_t_stride(fs, stride):
     np.testing.assert_allclose(out.numpy(), expected, atol=1e-12)
 
 
+def test_time_warp_matches_interpolation_from_its_formula_and_unwarp_inverts_it():
+    t = np.arange(1000) / 100.0
+    x = torch.from_numpy(np.stack([np.sin(2 * np.pi * 0.7 * t + k) for k in range(12)]))[None]  # (1, 12, 1000)
+    np.testing.assert_array_equal(unwarp_time(warp_time(x, 1.0, 37), 37, 1000).numpy(), x.numpy())
+    assert torch.equal(warp_time(x, 1.0, 37)[..., 37:], x[..., :-37])
+    warped = warp_time(x, 1.08, 0)
+    assert warped.shape == (1, 12, 1080)
+    # independent: output sample k of n sits at input position (k + 0.5) T / n - 0.5 (sample centres aligned)
+    position = np.clip((np.arange(1080) + 0.5) * 1000 / 1080 - 0.5, 0, 999)
+    np.testing.assert_allclose(warped[0, 3].numpy(), np.interp(position, np.arange(1000), x[0, 3].numpy()),
+                               atol=1e-12)
+    back = unwarp_time(warp_time(x, 0.93, -21), -21, 1000)
+    np.testing.assert_allclose(back[..., 50:-50].numpy(), x[..., 50:-50].numpy(), atol=2e-3)
+
+
+def test_augmentation_draws_stay_in_their_stated_ranges():
+    torch.manual_seed(0)
+    draws = [draw_augmentation(("scale", "stretch", "shift"), 4, 12, 100.0) for _ in range(300)]
+    scales = torch.cat([d["scale"] for d in draws])
+    assert scales.shape == (1200, 12, 1) and 0.7 <= scales.min() < 0.702 and 1.298 < scales.max() <= 1.3
+    factors = np.array([d["factor"] for d in draws])
+    assert 0.9 <= factors.min() < 0.905 and 1.095 < factors.max() <= 1.1
+    shifts = np.array([d["shift"] for d in draws])
+    assert shifts.min() == -50 and shifts.max() == 50  # +-0.5 s at 100 Hz
+    assert draw_augmentation((), 4, 12, 100.0) == {"scale": None, "factor": 1.0, "shift": 0}
+
+
+def test_augmented_training_keeps_the_logits_aligned_with_the_masks(monkeypatch):
+    torch.manual_seed(0)
+    plain = SegmentationModel(random_encoder("tiny", 100.0), out_fs=500.0, n_out=5000)
+    augmented = SegmentationModel(random_encoder("tiny", 100.0), out_fs=500.0, n_out=5000,
+                                  augment=("shift", "scale"))
+    augmented.load_state_dict(plain.state_dict())
+    assert augmented.augment == ("scale", "shift")  # canonical order
+    x = torch.randn(2, 12, 1000)
+    expected = plain.eval()(x)
+    torch.testing.assert_close(augmented.eval()(x), expected)  # evaluation is never augmented
+    # a shift of whole frames, unit scale: the logits rolled back onto the masks equal the unshifted ones inside
+    # the scored samples (the wrapped junction stays at the edges)
+    monkeypatch.setattr(downstream, "draw_augmentation",
+                        lambda *args: {"scale": torch.ones(2, 12, 1), "factor": 1.0, "shift": 8})
+    torch.testing.assert_close(augmented.train()(x)[..., 500:4500], expected[..., 500:4500], atol=1e-5, rtol=1e-5)
+    monkeypatch.setattr(downstream, "draw_augmentation",
+                        lambda *args: {"scale": None, "factor": 1.1, "shift": 0})
+    stretched = augmented.train()(x)
+    assert stretched.shape == expected.shape and not torch.allclose(stretched, expected)
+
+
 def test_segmentation_runs_is_deterministic_and_states_its_protocol(tiny_ludb):
     encoder = random_encoder("tiny", 100.0)
     runs = [evaluate_segmentation(encoder, tiny_ludb, train_idx=[0, 1, 2, 3], test_idx=[4, 5], epochs=1,
@@ -135,7 +184,13 @@ def test_segmentation_runs_is_deterministic_and_states_its_protocol(tiny_ludb):
     assert protocol["sample_scores"]["window"] == [500, 4500] and protocol["boundary_scores"]["tolerance_ms"] == 150
     assert protocol["encoder_input_fs_hz"] == 100.0 and protocol["dataset_fs_hz"] == 500.0
     assert protocol["test_record_ids"] == [tiny_ludb.record_ids[4], tiny_ludb.record_ids[5]]
+    assert protocol["augment"] == "none"
     json.dumps({key: value for key, value in result.items() if key != "predictions"})
+    # augmented training: as deterministic, and stated
+    augmented = [evaluate_segmentation(encoder, tiny_ludb, train_idx=[0, 1, 2, 3], test_idx=[4, 5], epochs=1,
+                                       seed=2, allow_synthetic=True, augment="stretch") for _ in range(2)]
+    np.testing.assert_array_equal(augmented[0]["predictions"]["masks"], augmented[1]["predictions"]["masks"])
+    assert augmented[0]["protocol"]["augment"].startswith("stretch: time x U(0.9, 1.1), one draw per training batch")
 
 
 def test_segmentation_with_an_encoder_at_the_masks_rate(tiny_ludb):
@@ -155,6 +210,8 @@ def test_segmentation_refusals(tiny_ludb):
         evaluate_segmentation(encoder, tiny_ludb, train_idx=[0, 1], test_idx=[1, 2], allow_synthetic=True)
     with pytest.raises(ValueError, match="no masks"):
         evaluate_segmentation(encoder, _separable(), allow_synthetic=True)
+    with pytest.raises(ValueError, match=r"augment: unknown \['flip'\]"):
+        evaluate_segmentation(encoder, tiny_ludb, allow_synthetic=True, augment=("shift", "flip"))
 
 
 def test_kfold_tests_every_record_once(tiny_ludb):

@@ -11,7 +11,7 @@ import torch
 from scipy import stats as scipy_stats
 
 from beatssl_lite import cli, downstream, pretrain as pretrain_module
-from beatssl_lite.reproduce import (CONFIG_TASKS, SUMMARY_FILE, TABLE_FILE, ReproductionError, data_identity,
+from beatssl_lite.reproduce import (CONFIG_TASKS, SUMMARY_FILE, TABLE_FILE, Protocol, ReproductionError, data_identity,
                                     pretraining_seconds, read_units, reproduce, select_configs, select_tasks,
                                     unit_path, wilcoxon_families)
 from beatssl_lite.synthetic import make_synthetic_dataset
@@ -126,6 +126,18 @@ def test_rows_and_tasks_select_units(copy_of_base, cache_dir, monkeypatch):
     assert set(CONFIG_TASKS["supervised"]) == {"ptbxl-finetune", "ludb"}
 
 
+def test_ludb_augmentation_reaches_the_task_and_is_recorded(tmp_path, cache_dir):
+    out = tmp_path / "augmented"
+    assert run(out, "--seeds", "1", "--rows", "random-init", "--tasks", "ludb", "--ludb-augment", "shift", "stretch",
+               cache_dir=cache_dir) == 0
+    assert json.loads((out / "run.json").read_text())["protocol"]["ludb_augment"] == ["stretch", "shift"]
+    unit = json.loads(unit_path(out, "random-init", 0, "ludb").read_text())
+    assert unit["protocol"]["augment"].startswith("stretch: time x U(0.9, 1.1); shift: circular shift within")
+    assert "training batches augmented (stretch, shift)" in unit["protocol_summary"]
+    with pytest.raises(ReproductionError, match=r"ludb_augment: unknown \['flip'\]"):
+        Protocol.for_size("tiny", ludb_augment=("flip",))
+
+
 def test_ludb_k_fold_tests_every_record_once(tmp_path, cache_dir):
     out = tmp_path / "kfold"
     assert run(out, "--seeds", "1", "--rows", "random-init", "--tasks", "ludb", "--ludb-folds", "3",
@@ -157,7 +169,8 @@ def test_synthetic_data_is_refused_unless_asked(tmp_path, capsys):
 def test_a_results_folder_of_another_configuration_is_refused(copy_of_base, cache_dir, capsys):
     for extra, difference in ((["--ludb-epochs", "2"], "ludb_epochs: 1 != 2"),
                               (["--n-records", "50"], "n_records: 40 != 50"),
-                              (["--size", "cpu"], "size: 'tiny' != 'cpu'")):
+                              (["--size", "cpu"], "size: 'tiny' != 'cpu'"),
+                              (["--ludb-augment", "shift"], "ludb_augment: '<missing>' != ['shift']")):
         with pytest.raises(SystemExit) as stop:
             run(copy_of_base, "--seeds", "1", "--rows", "row1", *extra, cache_dir=cache_dir)
         assert stop.value.code == 2
